@@ -1,0 +1,499 @@
+/*
+ * The whole native layer of the `btrfs` package: the few syscalls Node.js lacks.
+ *
+ * Contract
+ * - Every call returns the syscall's integer result (>= 0) or -errno. Nothing here throws for an OS
+ *   failure and nothing here knows a btrfs struct or ioctl number: TypeScript encodes the arguments,
+ *   decodes the results and builds the errors (src/native.ts, src/op.ts, src/errors.ts).
+ * - Misuse of the binding itself (wrong argument types, a pointer patch outside its buffer) throws a
+ *   TypeError/RangeError; it never crashes the process.
+ * - Buffers: an ioctl argument is a Buffer/Uint8Array the kernel reads and writes in place. After a
+ *   failure (EOVERFLOW from TREE_SEARCH_V2 or GET_SUBVOL_ROOTREF, say) the caller's buffer holds
+ *   whatever the kernel wrote, so nothing needs to be "handed back". Async calls keep a reference to
+ *   every buffer they use until they settle, so the GC cannot free memory the kernel is writing.
+ * - Pointer patches: some arguments carry the address of a second buffer (btrfs_ioctl_vol_args_v2's
+ *   qgroup_inherit). A patch [offset, buffer] writes that buffer's address, as a host-order u64, at
+ *   `offset` in the argument just before the call.
+ * - Threads: one body (run_call) serves the sync entry point and both async paths, as libuv's fs.c
+ *   does. Async calls normally run on the libuv threadpool; a call marked `blocking` (a transaction
+ *   commit, a wait of unknown length) runs on a thread of its own so it cannot starve the 4 pool
+ *   threads that fs, dns and zlib share. Requests are unsigned 32-bit numbers: the dir bits put many
+ *   above 2^31.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+/* Bind to the oldest versions of the pthread symbols, so the addon loads on glibc before 2.34
+ * (where pthread moved into libc with new symbol versions). The floor is then glibc 2.17. */
+#if defined(__x86_64__)
+__asm__(".symver pthread_create,pthread_create@GLIBC_2.2.5");
+__asm__(".symver pthread_attr_setstacksize,pthread_attr_setstacksize@GLIBC_2.2.5");
+#elif defined(__aarch64__)
+__asm__(".symver pthread_create,pthread_create@GLIBC_2.17");
+__asm__(".symver pthread_attr_setstacksize,pthread_attr_setstacksize@GLIBC_2.17");
+#endif
+
+#define MAX_PATCHES 4
+#define MAX_REFS (1 + MAX_PATCHES)
+#define BLOCKING_STACK_SIZE (256 * 1024)
+
+enum call_kind { CALL_IOCTL, CALL_MOUNT, CALL_UMOUNT2 };
+enum arg_kind { ARG_NONE, ARG_BUFFER, ARG_INTEGER };
+
+struct call {
+  enum call_kind kind;
+  /* ioctl */
+  int fd;
+  unsigned long request;
+  enum arg_kind arg_kind;
+  void *arg;
+  size_t arg_len;
+  unsigned long arg_value;
+  size_t patch_offset[MAX_PATCHES];
+  void *patch_target[MAX_PATCHES];
+  int npatches;
+  /* mount / umount2: strings owned by the call (NULL allowed where the syscall allows it) */
+  char *source, *target, *fstype, *data;
+  unsigned long flags;
+  /* result: >= 0, or -errno */
+  int64_t result;
+  /* async bookkeeping */
+  napi_deferred deferred;
+  napi_ref refs[MAX_REFS];
+  int nrefs;
+  napi_async_work work;
+  napi_threadsafe_function tsfn;
+};
+
+/* The one body every entry point runs. */
+static void run_call(struct call *c) {
+  long rc = -1;
+  switch (c->kind) {
+  case CALL_IOCTL:
+    for (int i = 0; i < c->npatches; i++) {
+      uint64_t address = (uint64_t)(uintptr_t)c->patch_target[i];
+      memcpy((char *)c->arg + c->patch_offset[i], &address, sizeof address);
+    }
+    if (c->arg_kind == ARG_BUFFER)
+      rc = ioctl(c->fd, c->request, c->arg);
+    else
+      rc = ioctl(c->fd, c->request, c->arg_kind == ARG_INTEGER ? c->arg_value : 0UL);
+    break;
+  case CALL_MOUNT:
+    rc = mount(c->source, c->target, c->fstype, c->flags, c->data);
+    break;
+  case CALL_UMOUNT2:
+    rc = umount2(c->target, (int)c->flags);
+    break;
+  }
+  c->result = rc < 0 ? -(int64_t)errno : (int64_t)rc;
+}
+
+static void free_call(napi_env env, struct call *c) {
+  if (env != NULL)
+    for (int i = 0; i < c->nrefs; i++) napi_delete_reference(env, c->refs[i]);
+  free(c->source);
+  free(c->target);
+  free(c->fstype);
+  free(c->data);
+  free(c);
+}
+
+/* ---- argument helpers: on misuse they throw and return 0 ---- */
+
+#define CHECK(env, expr)                                                                          \
+  do {                                                                                            \
+    if ((expr) != napi_ok) {                                                                      \
+      const napi_extended_error_info *info_;                                                      \
+      napi_get_last_error_info((env), &info_);                                                    \
+      bool pending_;                                                                              \
+      napi_is_exception_pending((env), &pending_);                                                \
+      if (!pending_)                                                                              \
+        napi_throw_error((env), NULL, info_->error_message ? info_->error_message : "N-API call failed"); \
+      return 0;                                                                                   \
+    }                                                                                             \
+  } while (0)
+
+static int get_bytes(napi_env env, napi_value value, void **data, size_t *len, int *ok) {
+  bool is_buffer = false, is_typed = false;
+  *ok = 0;
+  CHECK(env, napi_is_buffer(env, value, &is_buffer));
+  if (is_buffer) {
+    CHECK(env, napi_get_buffer_info(env, value, data, len));
+    *ok = 1;
+    return 1;
+  }
+  CHECK(env, napi_is_typedarray(env, value, &is_typed));
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    napi_value arraybuffer;
+    CHECK(env, napi_get_typedarray_info(env, value, &type, &length, data, &arraybuffer, &offset));
+    if (type == napi_uint8_array || type == napi_int8_array || type == napi_uint8_clamped_array) {
+      *len = length;
+      *ok = 1;
+    }
+  }
+  return 1;
+}
+
+static int get_int32(napi_env env, napi_value value, const char *what, int32_t *out) {
+  napi_valuetype type;
+  CHECK(env, napi_typeof(env, value, &type));
+  if (type != napi_number) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+    return 0;
+  }
+  CHECK(env, napi_get_value_int32(env, value, out));
+  return 1;
+}
+
+static int get_uint32(napi_env env, napi_value value, const char *what, uint32_t *out) {
+  napi_valuetype type;
+  double number;
+  CHECK(env, napi_typeof(env, value, &type));
+  if (type != napi_number) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+    return 0;
+  }
+  CHECK(env, napi_get_value_double(env, value, &number));
+  if (!(number >= 0 && number <= 4294967295.0) || number != (double)(uint32_t)number) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
+    return 0;
+  }
+  *out = (uint32_t)number;
+  return 1;
+}
+
+/* NULL/undefined gives NULL; a string is copied; anything else is a TypeError. */
+static int get_optional_string(napi_env env, napi_value value, const char *what, char **out) {
+  napi_valuetype type;
+  size_t len;
+  *out = NULL;
+  CHECK(env, napi_typeof(env, value, &type));
+  if (type == napi_null || type == napi_undefined) return 1;
+  if (type != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+    return 0;
+  }
+  CHECK(env, napi_get_value_string_utf8(env, value, NULL, 0, &len));
+  *out = malloc(len + 1);
+  if (*out == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return 0;
+  }
+  CHECK(env, napi_get_value_string_utf8(env, value, *out, len + 1, &len));
+  if (strlen(*out) != len) { /* an embedded NUL would silently shorten the path */
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", what);
+    return 0;
+  }
+  return 1;
+}
+
+static int keep(napi_env env, struct call *c, napi_value value) {
+  CHECK(env, napi_create_reference(env, value, 1, &c->refs[c->nrefs]));
+  c->nrefs++;
+  return 1;
+}
+
+/* ioctl(fd, request, arg, patches?) where arg is a Buffer/Uint8Array, an integer, or null/undefined,
+ * and patches is [offset, buffer, offset, buffer, ...]. With `async` set, buffers are kept alive. */
+static int parse_ioctl(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
+  uint32_t request;
+  napi_valuetype type;
+  c->kind = CALL_IOCTL;
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "ioctl(fd, request, arg?, patches?)");
+    return 0;
+  }
+  if (!get_int32(env, argv[0], "fd must be a number", &c->fd)) return 0;
+  if (!get_uint32(env, argv[1], "request must be an unsigned 32-bit integer", &request)) return 0;
+  c->request = request;
+  c->arg_kind = ARG_NONE;
+  if (argc > 2) {
+    CHECK(env, napi_typeof(env, argv[2], &type));
+    if (type == napi_number) {
+      double value;
+      CHECK(env, napi_get_value_double(env, argv[2], &value));
+      if (!(value >= 0 && value <= 9007199254740991.0) || value != (double)(uint64_t)value) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "an integer ioctl argument must be a safe non-negative integer");
+        return 0;
+      }
+      c->arg_kind = ARG_INTEGER;
+      c->arg_value = (unsigned long)value;
+    } else if (type != napi_null && type != napi_undefined) {
+      int ok;
+      if (!get_bytes(env, argv[2], &c->arg, &c->arg_len, &ok)) return 0;
+      if (!ok) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "arg must be a Buffer, Uint8Array, integer or null");
+        return 0;
+      }
+      c->arg_kind = ARG_BUFFER;
+      if (async && !keep(env, c, argv[2])) return 0;
+    }
+  }
+  if (argc > 3) {
+    bool is_array;
+    uint32_t length;
+    CHECK(env, napi_typeof(env, argv[3], &type));
+    if (type != napi_null && type != napi_undefined) {
+      CHECK(env, napi_is_array(env, argv[3], &is_array));
+      if (!is_array) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "patches must be an array [offset, buffer, ...]");
+        return 0;
+      }
+      CHECK(env, napi_get_array_length(env, argv[3], &length));
+      if (length % 2 != 0 || length / 2 > MAX_PATCHES) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "patches holds at most 4 [offset, buffer] pairs");
+        return 0;
+      }
+      if (length > 0 && c->arg_kind != ARG_BUFFER) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "patches need a buffer argument");
+        return 0;
+      }
+      for (uint32_t i = 0; i < length; i += 2) {
+        napi_value offset_value, target_value;
+        uint32_t offset;
+        size_t target_len;
+        int ok;
+        CHECK(env, napi_get_element(env, argv[3], i, &offset_value));
+        CHECK(env, napi_get_element(env, argv[3], i + 1, &target_value));
+        if (!get_uint32(env, offset_value, "patch offset must be a non-negative integer", &offset)) return 0;
+        if ((size_t)offset + sizeof(uint64_t) > c->arg_len) {
+          napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "patch offset + 8 exceeds the argument buffer");
+          return 0;
+        }
+        if (!get_bytes(env, target_value, &c->patch_target[c->npatches], &target_len, &ok)) return 0;
+        if (!ok) {
+          napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "patch target must be a Buffer or Uint8Array");
+          return 0;
+        }
+        c->patch_offset[c->npatches++] = offset;
+        if (async && !keep(env, c, target_value)) return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+/* mount(source, target, fstype, flags, data): source, fstype and data may be null. */
+static int parse_mount(napi_env env, napi_value *argv, size_t argc, struct call *c) {
+  double flags;
+  napi_valuetype type;
+  c->kind = CALL_MOUNT;
+  if (argc < 5) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "mount(source, target, fstype, flags, data)");
+    return 0;
+  }
+  if (!get_optional_string(env, argv[0], "source must be a string or null", &c->source)) return 0;
+  if (!get_optional_string(env, argv[1], "target must be a string", &c->target)) return 0;
+  if (c->target == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "target must be a string");
+    return 0;
+  }
+  if (!get_optional_string(env, argv[2], "fstype must be a string or null", &c->fstype)) return 0;
+  CHECK(env, napi_typeof(env, argv[3], &type));
+  if (type != napi_number) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "flags must be a number");
+    return 0;
+  }
+  CHECK(env, napi_get_value_double(env, argv[3], &flags));
+  if (!(flags >= 0 && flags <= 4294967295.0) || flags != (double)(uint32_t)flags) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "flags must be an unsigned 32-bit integer");
+    return 0;
+  }
+  c->flags = (unsigned long)flags;
+  if (!get_optional_string(env, argv[4], "data must be a string or null", &c->data)) return 0;
+  return 1;
+}
+
+/* umount2(target, flags) */
+static int parse_umount2(napi_env env, napi_value *argv, size_t argc, struct call *c) {
+  uint32_t flags;
+  c->kind = CALL_UMOUNT2;
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "umount2(target, flags)");
+    return 0;
+  }
+  if (!get_optional_string(env, argv[0], "target must be a string", &c->target)) return 0;
+  if (c->target == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "target must be a string");
+    return 0;
+  }
+  if (!get_uint32(env, argv[1], "flags must be an unsigned 32-bit integer", &flags)) return 0;
+  c->flags = flags;
+  return 1;
+}
+
+typedef int (*parse_fn)(napi_env, napi_value *, size_t, struct call *, int);
+
+static int parse_mount_any(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
+  (void)async;
+  return parse_mount(env, argv, argc, c);
+}
+
+static int parse_umount2_any(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
+  (void)async;
+  return parse_umount2(env, argv, argc, c);
+}
+
+/* ---- sync entry points ---- */
+
+static napi_value call_sync(napi_env env, napi_callback_info info, parse_fn parse) {
+  napi_value argv[5], out;
+  size_t argc = 5;
+  struct call *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || !parse(env, argv, argc, c, 0)) {
+    free_call(env, c);
+    return NULL;
+  }
+  run_call(c);
+  napi_create_int64(env, c->result, &out);
+  free_call(env, c);
+  return out;
+}
+
+static napi_value ioctl_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_ioctl); }
+static napi_value mount_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_mount_any); }
+static napi_value umount2_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_umount2_any); }
+
+/* ---- async: settle on the JS thread, whichever thread ran the call ---- */
+
+static void settle(napi_env env, struct call *c) {
+  napi_value value;
+  napi_create_int64(env, c->result, &value);
+  napi_resolve_deferred(env, c->deferred, value);
+}
+
+/* libuv threadpool path */
+static void pool_execute(napi_env env, void *data) {
+  (void)env;
+  run_call(data);
+}
+
+static void pool_complete(napi_env env, napi_status status, void *data) {
+  struct call *c = data;
+  if (status == napi_ok) {
+    settle(env, c);
+  } else {
+    napi_value error, message;
+    napi_create_string_utf8(env, "async call cancelled", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, c->deferred, error);
+  }
+  napi_delete_async_work(env, c->work);
+  free_call(env, c);
+}
+
+/* dedicated-thread path: the thread runs the call, then queues it back through a threadsafe function */
+static void thread_complete(napi_env env, napi_value js_callback, void *context, void *data) {
+  (void)js_callback;
+  (void)data;
+  struct call *c = context;
+  if (env != NULL) settle(env, c); /* env is NULL when the environment is being torn down */
+  free_call(env, c);
+}
+
+static void *thread_main(void *data) {
+  struct call *c = data;
+  napi_threadsafe_function tsfn = c->tsfn;
+  run_call(c);
+  if (napi_call_threadsafe_function(tsfn, NULL, napi_tsfn_blocking) != napi_ok)
+    free_call(NULL, c); /* the environment is gone: nobody will settle, just free */
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static napi_value call_async(napi_env env, napi_callback_info info, parse_fn parse, size_t blocking_index) {
+  napi_value argv[6], promise, name;
+  size_t argc = 6;
+  bool blocking = false;
+  struct call *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || !parse(env, argv, argc, c, 1)) {
+    free_call(env, c);
+    return NULL;
+  }
+  if (argc > blocking_index) {
+    napi_valuetype type;
+    if (napi_typeof(env, argv[blocking_index], &type) == napi_ok && type == napi_boolean)
+      napi_get_value_bool(env, argv[blocking_index], &blocking);
+  }
+  if (napi_create_promise(env, &c->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "btrfs", NAPI_AUTO_LENGTH, &name) != napi_ok) {
+    free_call(env, c);
+    return NULL;
+  }
+  if (!blocking) {
+    if (napi_create_async_work(env, NULL, name, pool_execute, pool_complete, c, &c->work) != napi_ok ||
+        napi_queue_async_work(env, c->work) != napi_ok) {
+      napi_throw_error(env, NULL, "could not queue async work");
+      return NULL;
+    }
+    return promise;
+  }
+  pthread_attr_t attr;
+  pthread_t thread;
+  if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, c, thread_complete, &c->tsfn) !=
+      napi_ok) {
+    napi_throw_error(env, NULL, "could not create a threadsafe function");
+    return NULL;
+  }
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, BLOCKING_STACK_SIZE);
+  int rc = pthread_create(&thread, &attr, thread_main, c);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    /* No thread to spare: run on the libuv pool rather than fail the call. */
+    napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
+    c->tsfn = NULL;
+    if (napi_create_async_work(env, NULL, name, pool_execute, pool_complete, c, &c->work) != napi_ok ||
+        napi_queue_async_work(env, c->work) != napi_ok) {
+      napi_throw_error(env, NULL, "could not queue async work");
+      return NULL;
+    }
+  }
+  return promise;
+}
+
+/* ioctlAsync(fd, request, arg, patches, blocking) */
+static napi_value ioctl_async(napi_env env, napi_callback_info info) { return call_async(env, info, parse_ioctl, 4); }
+/* mountAsync(source, target, fstype, flags, data, blocking) */
+static napi_value mount_async(napi_env env, napi_callback_info info) { return call_async(env, info, parse_mount_any, 5); }
+/* umount2Async(target, flags, blocking) */
+static napi_value umount2_async(napi_env env, napi_callback_info info) {
+  return call_async(env, info, parse_umount2_any, 2);
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor properties[] = {
+      {"ioctl", NULL, ioctl_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ioctlAsync", NULL, ioctl_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mount", NULL, mount_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mountAsync", NULL, mount_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2", NULL, umount2_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2Async", NULL, umount2_async, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok)
+    return NULL;
+  return exports;
+}

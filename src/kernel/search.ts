@@ -1,0 +1,76 @@
+/**
+ * B-tree search ioctls (linux/btrfs.h): TREE_SEARCH and TREE_SEARCH_V2, their key and result
+ * header, and a helper that walks the packed results.
+ * @module
+ */
+import { BTRFS_IOCTL_MAGIC as M } from './constants';
+import { _IOWR } from './ioc';
+import { layout, struct, u32, u64, viewOf } from './struct';
+
+/** linux/btrfs.h: struct btrfs_ioctl_search_key */
+export const btrfs_ioctl_search_key = layout('btrfs_ioctl_search_key', 104, {
+  tree_id: u64(0),
+  min_objectid: u64(8),
+  max_objectid: u64(16),
+  min_offset: u64(24),
+  max_offset: u64(32),
+  min_transid: u64(40),
+  max_transid: u64(48),
+  min_type: u32(56),
+  max_type: u32(60),
+  nr_items: u32(64),
+});
+
+/** linux/btrfs.h: struct btrfs_ioctl_search_header */
+export const btrfs_ioctl_search_header = layout('btrfs_ioctl_search_header', 32, {
+  transid: u64(0),
+  objectid: u64(8),
+  offset: u64(16),
+  type: u32(24),
+  len: u32(28),
+});
+
+/** linux/btrfs.h: struct btrfs_ioctl_search_args (v1: results in a 3992-byte buf at 104) */
+export const btrfs_ioctl_search_args = layout('btrfs_ioctl_search_args', 4096, {
+  key: struct(0, btrfs_ioctl_search_key),
+});
+export const SEARCH_ARGS_BUF_OFFSET = 104;
+
+/** linux/btrfs.h: struct btrfs_ioctl_search_args_v2 (the caller-sized buf[] follows at 112) */
+export const btrfs_ioctl_search_args_v2 = layout('btrfs_ioctl_search_args_v2', 112, {
+  key: struct(0, btrfs_ioctl_search_key),
+  buf_size: u64(104),
+});
+export const SEARCH_ARGS_V2_BUF_OFFSET = 112;
+
+/** linux/btrfs.h: request numbers. V2's size covers only the 112-byte head. */
+export const BTRFS_IOC_TREE_SEARCH = _IOWR(M, 17, btrfs_ioctl_search_args.size);
+export const BTRFS_IOC_TREE_SEARCH_V2 = _IOWR(M, 17, btrfs_ioctl_search_args_v2.size);
+
+/** One search result: the item's key and a view of its payload (valid until the next search). */
+export interface SearchItem {
+  objectid: bigint;
+  type: number;
+  offset: bigint;
+  transid: bigint;
+  data: Buffer;
+}
+
+/** Walks `count` packed (header, payload) results starting at `start` in `buf`. */
+export function* searchItems(buf: Buffer, start: number, count: number): Generator<SearchItem> {
+  const view = viewOf(buf);
+  let at = start;
+  for (let i = 0; i < count; i++) {
+    const header = btrfs_ioctl_search_header.readView(view, at);
+    at += btrfs_ioctl_search_header.size;
+    if (at + header.len > buf.length) throw new RangeError('search result overruns its buffer');
+    yield {
+      objectid: header.objectid,
+      type: header.type,
+      offset: header.offset,
+      transid: header.transid,
+      data: buf.subarray(at, at + header.len),
+    };
+    at += header.len;
+  }
+}

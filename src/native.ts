@@ -1,0 +1,98 @@
+/**
+ * Loads and types the native addon (native/btrfs.c). This is the only place an untyped value
+ * crosses into TypeScript; everything else imports {@link native}.
+ *
+ * Search order, first hit wins (each path tried is listed in the error when none loads):
+ * 1. `BTRFS_NATIVE_PATH`, when set (for packagers and tests);
+ * 2. `build/Release/btrfs.node`, a local build (`npm run build:native`, or an install from source);
+ * 3. `prebuilds/linux-<arch>/btrfs.node`, the binaries shipped inside the npm package.
+ * @internal
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** Arguments an ioctl accepts: a buffer the kernel reads/writes, an integer, or nothing. */
+export type IoctlArg = Uint8Array | number | null | undefined;
+
+/**
+ * Pointer patches: `[offset, buffer, offset, buffer, ...]`. The native layer writes each buffer's
+ * address (host-order u64) into the argument at `offset` right before the call.
+ */
+export type Patches = readonly (number | Uint8Array)[];
+
+/** The addon's exports. Every function returns the syscall's result (>= 0) or `-errno`. */
+export interface NativeBinding {
+  ioctl(fd: number, request: number, arg?: IoctlArg, patches?: Patches | null): number;
+  ioctlAsync(fd: number, request: number, arg: IoctlArg, patches: Patches | null, blocking: boolean): Promise<number>;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  mountAsync(
+    source: string | null,
+    target: string,
+    fstype: string | null,
+    flags: number,
+    data: string | null,
+    blocking: boolean,
+  ): Promise<number>;
+  umount2(target: string, flags: number): number;
+  umount2Async(target: string, flags: number, blocking: boolean): Promise<number>;
+}
+
+/** The package root: the nearest folder above this file whose package.json names `btrfs`. */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if (JSON.parse(readFileSync(manifest, 'utf8')).name === 'btrfs') return dir;
+      } catch {
+        // not ours; keep climbing
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return join(__dirname, '..');
+    dir = parent;
+  }
+}
+
+/** Candidate addon paths, in the order they are tried. */
+export function candidatePaths(root = packageRoot()): string[] {
+  const paths: string[] = [];
+  if (process.env.BTRFS_NATIVE_PATH) paths.push(process.env.BTRFS_NATIVE_PATH);
+  paths.push(join(root, 'build', 'Release', 'btrfs.node'));
+  paths.push(join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'btrfs.node'));
+  return paths;
+}
+
+function load(): NativeBinding {
+  if (process.platform !== 'linux') {
+    throw new Error(`btrfs: this package supports Linux only (this is ${process.platform})`);
+  }
+  const tried: string[] = [];
+  for (const path of candidatePaths()) {
+    if (!existsSync(path)) {
+      tried.push(`  ${path}: not found`);
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return require(path) as NativeBinding;
+    } catch (error) {
+      tried.push(`  ${path}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(
+    `btrfs: could not load the native addon for ${process.platform}-${process.arch} ` +
+      `(Node ${process.version}, N-API ${process.versions.napi}). Tried:\n${tried.join('\n')}\n` +
+      'Reinstall the package, or build it from source with a C compiler: npm rebuild btrfs',
+  );
+}
+
+let binding: NativeBinding | undefined;
+
+/** The native addon, loaded on first use so that pure modules (mkfs, codecs) work without it. */
+export function native(): NativeBinding {
+  binding ??= load();
+  return binding;
+}

@@ -1,0 +1,204 @@
+/**
+ * One operation, two drivers. An operation is a generator that yields syscall steps and receives
+ * their raw results (`-errno` on failure, never a throw); {@link runSync} and {@link runAsync} are
+ * the same short loop, one doing each step inline, the other off the event loop. So the logic, the
+ * error handling and the `finally` that closes a descriptor exist once.
+ *
+ * Step helpers (`open`, `ioctl`, ...) turn a failure into a {@link BtrfsError}, after classifying it:
+ * a failed ioctl on a file that is not on btrfs is reported as `NOT_BTRFS`, whatever the ioctl.
+ * @internal
+ * @module
+ */
+import * as fs from 'node:fs';
+import { type BtrfsErrorKind, type StepContext, sysError } from './errors';
+import { BTRFS_SUPER_MAGIC } from './kernel/constants';
+import { type IoctlArg, native, type Patches } from './native';
+
+/** A system call the runners know how to do. Results are numbers (`-errno` on failure) or objects. */
+export type Step =
+  | { op: 'open'; path: string; flags: number }
+  | { op: 'close'; fd: number }
+  | { op: 'ioctl'; fd: number; request: number; arg: IoctlArg; patches: Patches | null; blocking: boolean }
+  | { op: 'statfs'; path: string }
+  | { op: 'stat'; path: string }
+  | { op: 'fstat'; fd: number }
+  | { op: 'rmdir'; path: string }
+  | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
+  | { op: 'umount2'; target: string; flags: number };
+
+/** What a stat step returns: the fields the library uses. */
+export interface StatResult {
+  ino: number;
+  dev: number;
+  mode: number;
+  uid: number;
+  isDirectory: boolean;
+}
+
+/** An operation: yields steps, receives their results, returns T. */
+export type Op<T> = Generator<Step, T, any>;
+
+/** The negative errno of a Node fs error; anything else (a bug, a missing addon) is rethrown. */
+function errnoOf(error: unknown): number {
+  const errno = (error as NodeJS.ErrnoException).errno;
+  if (typeof errno === 'number' && typeof (error as NodeJS.ErrnoException).syscall === 'string') return errno;
+  throw error;
+}
+
+function statResult(s: fs.Stats): StatResult {
+  return { ino: s.ino, dev: s.dev, mode: s.mode, uid: s.uid, isDirectory: s.isDirectory() };
+}
+
+function execSync(step: Step): unknown {
+  try {
+    switch (step.op) {
+      case 'open':
+        return fs.openSync(step.path, step.flags);
+      case 'close':
+        fs.closeSync(step.fd);
+        return 0;
+      case 'ioctl':
+        return native().ioctl(step.fd, step.request, step.arg, step.patches);
+      case 'statfs':
+        return fs.statfsSync(step.path).type;
+      case 'stat':
+        return statResult(fs.statSync(step.path));
+      case 'fstat':
+        return statResult(fs.fstatSync(step.fd));
+      case 'rmdir':
+        fs.rmdirSync(step.path);
+        return 0;
+      case 'mount':
+        return native().mount(step.source, step.target, step.fstype, step.flags, step.data);
+      case 'umount2':
+        return native().umount2(step.target, step.flags);
+    }
+  } catch (error) {
+    return errnoOf(error);
+  }
+}
+
+function callback<T>(resolve: (value: unknown) => void, map: (value: T) => unknown = (v) => v) {
+  return (error: NodeJS.ErrnoException | null, value?: T) => resolve(error ? errnoOf(error) : map(value as T));
+}
+
+function execAsync(step: Step): Promise<unknown> {
+  return new Promise((resolve) => {
+    switch (step.op) {
+      case 'open':
+        return fs.open(step.path, step.flags, callback(resolve));
+      case 'close':
+        return fs.close(step.fd, callback(resolve, () => 0));
+      case 'ioctl':
+        return resolve(native().ioctlAsync(step.fd, step.request, step.arg, step.patches, step.blocking));
+      case 'statfs':
+        return fs.statfs(step.path, callback<fs.StatsFs>(resolve, (s) => s.type));
+      case 'stat':
+        return fs.stat(step.path, callback<fs.Stats>(resolve, statResult));
+      case 'fstat':
+        return fs.fstat(step.fd, callback<fs.Stats>(resolve, statResult));
+      case 'rmdir':
+        return fs.rmdir(step.path, callback(resolve, () => 0));
+      case 'mount':
+        return resolve(native().mountAsync(step.source, step.target, step.fstype, step.flags, step.data, true));
+      case 'umount2':
+        return resolve(native().umount2Async(step.target, step.flags, true));
+    }
+  });
+}
+
+/** Runs an operation to completion on the calling thread. */
+export function runSync<T>(op: Op<T>): T {
+  let next = op.next();
+  while (!next.done) {
+    let result: unknown;
+    try {
+      result = execSync(next.value);
+    } catch (error) {
+      next = op.throw(error); // lets the operation's `finally` release what it holds
+      continue;
+    }
+    next = op.next(result);
+  }
+  return next.value;
+}
+
+/** Runs an operation with every step off the event loop. */
+export async function runAsync<T>(op: Op<T>): Promise<T> {
+  let next = op.next();
+  while (!next.done) {
+    let result: unknown;
+    try {
+      result = await execAsync(next.value);
+    } catch (error) {
+      next = op.throw(error);
+      continue;
+    }
+    next = op.next(result);
+  }
+  return next.value;
+}
+
+// ---- step helpers: yield one step, throw a classified BtrfsError on failure ----
+
+/** open(2); throws OPEN_FAILED (or `ctx.kind` when given) on failure. */
+export function* open(path: string, flags: number, ctx: StepContext): Op<number> {
+  const fd: number = yield { op: 'open', path, flags };
+  if (fd < 0) throw sysError(fd, 'open', { ...ctx, path, fd: undefined }, 'OPEN_FAILED');
+  return fd;
+}
+
+/** close(2); errors are ignored (the descriptor is gone either way on Linux). */
+export function* close(fd: number): Op<void> {
+  yield { op: 'close', fd };
+}
+
+/** The statfs f_type of what `fd` refers to, or `-errno`. */
+export function* fsTypeOfFd(fd: number): Op<number> {
+  return yield { op: 'statfs', path: `/proc/self/fd/${fd}` };
+}
+
+/** Options for {@link ioctl}. */
+export interface IoctlOptions {
+  /** The request's name, for messages (`'BTRFS_IOC_SNAP_CREATE_V2'`). */
+  name: string;
+  /** Pointer patches, see {@link Patches}. */
+  patches?: Patches;
+  /** Runs on a dedicated thread when async: a commit or a wait of unknown length. */
+  blocking?: boolean;
+  /** Negative errnos returned to the caller instead of thrown (EOVERFLOW for paged results). */
+  allow?: readonly number[];
+  /** The call needs a subvolume root: EINVAL on anything else becomes NOT_SUBVOLUME. */
+  needsSubvolume?: boolean;
+}
+
+/**
+ * ioctl(2) on `fd`. On failure, classifies the error: NOT_BTRFS when `fd` is not on btrfs (whatever
+ * errno the ioctl gave), NOT_SUBVOLUME when the call needs a subvolume root and `fd` is not one,
+ * else `ctx.kind`.
+ */
+export function* ioctl(fd: number, request: number, arg: IoctlArg, ctx: StepContext, options: IoctlOptions): Op<number> {
+  const result: number = yield {
+    op: 'ioctl',
+    fd,
+    request,
+    arg,
+    patches: options.patches ?? null,
+    blocking: options.blocking ?? false,
+  };
+  if (result >= 0 || options.allow?.includes(result)) return result;
+  throw yield* classify(fd, result, ctx, options);
+}
+
+/** Builds the error for a failed ioctl, looking at what `fd` is to choose the kind. */
+export function* classify(fd: number, errno: number, ctx: StepContext, options: IoctlOptions): Op<Error> {
+  let kind: BtrfsErrorKind = ctx.kind;
+  const fsType = yield* fsTypeOfFd(fd);
+  if (fsType >= 0 && fsType !== BTRFS_SUPER_MAGIC) {
+    kind = 'NOT_BTRFS';
+  } else if (options.needsSubvolume && errno === -22 /* EINVAL */) {
+    const st: StatResult | number = yield { op: 'fstat', fd };
+    if (typeof st !== 'number' && st.ino !== 256) kind = 'NOT_SUBVOLUME';
+  }
+  return sysError(errno, 'ioctl', ctx, kind, options.name);
+}

@@ -1,0 +1,228 @@
+/**
+ * Building blocks shared by the subvolume API and the iterator: id lookup, inode-path lookup and
+ * subvolume info, each an operation on an open descriptor.
+ * @internal
+ * @module
+ */
+import { btrfsError, ENOENT, type StepContext } from './errors';
+import { legacyIoctls } from './features';
+import {
+  BTRFS_FIRST_FREE_OBJECTID,
+  BTRFS_FS_TREE_OBJECTID,
+  BTRFS_ROOT_BACKREF_KEY,
+  BTRFS_ROOT_ITEM_KEY,
+  BTRFS_ROOT_SUBVOL_RDONLY,
+  BTRFS_ROOT_TREE_OBJECTID,
+} from './kernel/constants';
+import { formatUuid, type Timespec, toDate, toSafeNumber } from './kernel/struct';
+import {
+  BTRFS_IOC_GET_SUBVOL_INFO,
+  BTRFS_IOC_INO_LOOKUP,
+  btrfs_ioctl_get_subvol_info_args,
+  btrfs_ioctl_ino_lookup_args,
+} from './kernel/subvol';
+import { btrfs_root_item, btrfs_root_ref, rootRefName } from './kernel/tree';
+import { ioctl, type Op } from './op';
+import { itemsOf, searchAll } from './tree-search';
+
+const ENOTTY = -25;
+
+/**
+ * What btrfs knows about a subvolume (libbtrfsutil's `struct btrfs_util_subvolume_info`).
+ * 64-bit counters are numbers (exact: a value past 2^53 would throw RangeError, not round);
+ * UUIDs are lowercase strings or null when unset; times are Dates (millisecond precision).
+ */
+export interface SubvolumeInfo {
+  /** Subvolume id (5 for the top level). */
+  id: number;
+  /** Id of the subvolume containing this one; 0 for the top level. */
+  parentId: number;
+  /** Inode number of the directory containing this subvolume in its parent; 0 for the top level. */
+  dirId: number;
+  /** Root item flags (`BTRFS_ROOT_SUBVOL_RDONLY` = 1 is the read-only bit). */
+  flags: number;
+  /** Whether the subvolume is read-only (`flags & 1`). */
+  readOnly: boolean;
+  /** The subvolume's UUID. */
+  uuid: string | null;
+  /** UUID of the subvolume this is a snapshot of; null when it is not a snapshot. */
+  parentUuid: string | null;
+  /** UUID of the subvolume this was received from (btrfs receive); null when not received. */
+  receivedUuid: string | null;
+  /** Transaction id of the root item's last update. */
+  generation: number;
+  /** Transaction id of the last change to the subvolume's files. */
+  ctransid: number;
+  /** Transaction id that created the subvolume. */
+  otransid: number;
+  /** Transaction id the subvolume was sent with (on the sending side); 0 when never. */
+  stransid: number;
+  /** Transaction id the subvolume was received with; 0 when never. */
+  rtransid: number;
+  /** Time of the last change to the subvolume's files. */
+  ctime: Date;
+  /** Creation time. */
+  otime: Date;
+  /** Send time (Date(0) when never sent). */
+  stime: Date;
+  /** Receive time (Date(0) when never received). */
+  rtime: Date;
+}
+
+interface RawInfo {
+  id: bigint;
+  parentId: bigint;
+  dirId: bigint;
+  flags: bigint;
+  uuid: Buffer;
+  parentUuid: Buffer;
+  receivedUuid: Buffer;
+  generation: bigint;
+  ctransid: bigint;
+  otransid: bigint;
+  stransid: bigint;
+  rtransid: bigint;
+  ctime: Timespec;
+  otime: Timespec;
+  stime: Timespec;
+  rtime: Timespec;
+}
+
+function publicInfo(raw: RawInfo): SubvolumeInfo {
+  const n = (value: bigint, field: string) => toSafeNumber(value, `subvolume ${field}`);
+  return {
+    id: n(raw.id, 'id'),
+    parentId: n(raw.parentId, 'parentId'),
+    dirId: n(raw.dirId, 'dirId'),
+    flags: n(raw.flags, 'flags'),
+    readOnly: (raw.flags & BTRFS_ROOT_SUBVOL_RDONLY) !== 0n,
+    uuid: formatUuid(raw.uuid),
+    parentUuid: formatUuid(raw.parentUuid),
+    receivedUuid: formatUuid(raw.receivedUuid),
+    generation: n(raw.generation, 'generation'),
+    ctransid: n(raw.ctransid, 'ctransid'),
+    otransid: n(raw.otransid, 'otransid'),
+    stransid: n(raw.stransid, 'stransid'),
+    rtransid: n(raw.rtransid, 'rtransid'),
+    ctime: toDate(raw.ctime),
+    otime: toDate(raw.otime),
+    stime: toDate(raw.stime),
+    rtime: toDate(raw.rtime),
+  };
+}
+
+/** The id of the subvolume containing what `fd` refers to (INO_LOOKUP of inode 256, unprivileged). */
+export function* lookupSubvolumeId(fd: number, ctx: StepContext): Op<bigint> {
+  const args = btrfs_ioctl_ino_lookup_args.encode({ treeid: 0n, objectid: BTRFS_FIRST_FREE_OBJECTID });
+  yield* ioctl(fd, BTRFS_IOC_INO_LOOKUP, args, { ...ctx, kind: 'INO_LOOKUP_FAILED' }, { name: 'BTRFS_IOC_INO_LOOKUP' });
+  return btrfs_ioctl_ino_lookup_args.get(args, 'treeid');
+}
+
+/** Path of inode `objectid` inside subvolume `treeid`, with the kernel's trailing "/" ("" for the root). Needs root. */
+export function* inoLookupPath(fd: number, treeid: bigint, objectid: bigint, ctx: StepContext): Op<string> {
+  const args = btrfs_ioctl_ino_lookup_args.encode({ treeid, objectid });
+  yield* ioctl(fd, BTRFS_IOC_INO_LOOKUP, args, { ...ctx, kind: 'INO_LOOKUP_FAILED' }, { name: 'BTRFS_IOC_INO_LOOKUP' });
+  return btrfs_ioctl_ino_lookup_args.get(args, 'name');
+}
+
+/** Info of the subvolume `fd` is in, with GET_SUBVOL_INFO (works unprivileged). */
+export function* infoOfFd(fd: number, ctx: StepContext): Op<SubvolumeInfo> {
+  if (!legacyIoctls()) {
+    const args = Buffer.alloc(btrfs_ioctl_get_subvol_info_args.size);
+    const result = yield* ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, args, { ...ctx, kind: 'GET_SUBVOL_INFO_FAILED' }, {
+      name: 'BTRFS_IOC_GET_SUBVOL_INFO',
+      allow: [ENOTTY],
+    });
+    if (result !== ENOTTY) {
+      const a = btrfs_ioctl_get_subvol_info_args.decode(args);
+      return publicInfo({
+        id: a.treeid,
+        parentId: a.parent_id,
+        dirId: a.dirid,
+        flags: a.flags,
+        uuid: a.uuid,
+        parentUuid: a.parent_uuid,
+        receivedUuid: a.received_uuid,
+        generation: a.generation,
+        ctransid: a.ctransid,
+        otransid: a.otransid,
+        stransid: a.stransid,
+        rtransid: a.rtransid,
+        ctime: a.ctime,
+        otime: a.otime,
+        stime: a.stime,
+        rtime: a.rtime,
+      });
+    }
+    // Before 4.18 there is no GET_SUBVOL_INFO (or fd is not on btrfs: the lookup below says which).
+  }
+  return yield* infoById(fd, yield* lookupSubvolumeId(fd, ctx), ctx);
+}
+
+/** Where subvolume `id` hangs: its parent subvolume, the directory inode there, and its name. */
+export interface BackRef {
+  parentId: bigint;
+  dirId: bigint;
+  name: string;
+}
+
+/** The ROOT_BACKREF of subvolume `id`, or null (top level, or no such live subvolume). Needs root. */
+export function* backRef(fd: number, id: bigint, ctx: StepContext): Op<BackRef | null> {
+  const refs = yield* searchAll(fd, itemsOf(BTRFS_ROOT_TREE_OBJECTID, id, BTRFS_ROOT_BACKREF_KEY), BTRFS_ROOT_BACKREF_KEY, {
+    ...ctx,
+    kind: 'SEARCH_FAILED',
+  });
+  const ref = refs[0];
+  if (!ref) return null;
+  return { parentId: ref.offset, dirId: btrfs_root_ref.get(ref.data, 'dirid'), name: rootRefName(ref.data) };
+}
+
+/** Info of subvolume `id`, read from the root tree with TREE_SEARCH. Needs root. */
+export function* infoById(fd: number, id: bigint, ctx: StepContext): Op<SubvolumeInfo> {
+  const searchCtx: StepContext = { ...ctx, kind: 'SEARCH_FAILED' };
+  // A snapshot's ROOT_ITEM key offset is its creation transid, so search every offset.
+  const items = yield* searchAll(fd, itemsOf(BTRFS_ROOT_TREE_OBJECTID, id, BTRFS_ROOT_ITEM_KEY), BTRFS_ROOT_ITEM_KEY, searchCtx);
+  const item = items[0];
+  if (!item) throw btrfsError('SUBVOLUME_NOT_FOUND', ENOENT, 'ioctl', searchCtx);
+  let parentId = 0n;
+  let dirId = 0n;
+  if (id !== BTRFS_FS_TREE_OBJECTID) {
+    const ref = yield* backRef(fd, id, ctx);
+    if (!ref) throw btrfsError('SUBVOLUME_NOT_FOUND', ENOENT, 'ioctl', searchCtx); // deleted, not yet cleaned
+    parentId = ref.parentId;
+    dirId = ref.dirId;
+  }
+  const r = btrfs_root_item.decode(item.data);
+  return publicInfo({
+    id,
+    parentId,
+    dirId,
+    flags: r.flags,
+    uuid: r.uuid,
+    parentUuid: r.parent_uuid,
+    receivedUuid: r.received_uuid,
+    generation: r.generation,
+    ctransid: r.ctransid,
+    otransid: r.otransid,
+    stransid: r.stransid,
+    rtransid: r.rtransid,
+    ctime: r.ctime,
+    otime: r.otime,
+    stime: r.stime,
+    rtime: r.rtime,
+  });
+}
+
+/** Path of subvolume `id` from the top level of the filesystem ("" for the top level). Needs root. */
+export function* pathOfId(fd: number, id: bigint, ctx: StepContext): Op<string> {
+  const parts: string[] = [];
+  let current = id;
+  while (current !== BTRFS_FS_TREE_OBJECTID) {
+    const ref = yield* backRef(fd, current, ctx);
+    if (!ref) throw btrfsError('SUBVOLUME_NOT_FOUND', ENOENT, 'ioctl', { ...ctx, kind: 'SEARCH_FAILED' });
+    const dir = ref.dirId === BTRFS_FIRST_FREE_OBJECTID ? '' : yield* inoLookupPath(fd, ref.parentId, ref.dirId, ctx);
+    parts.unshift(dir + ref.name);
+    current = ref.parentId;
+  }
+  return parts.join('/');
+}

@@ -1,0 +1,717 @@
+/**
+ * Subvolumes and snapshots: the libbtrfsutil / pybtrfs API. Every function has a Promise form and a
+ * `*Sync` twin, both running the same operation (see op.ts).
+ *
+ * Paths that name something existing also accept an open descriptor (an integer or a FileHandle);
+ * the library never closes a descriptor it was given.
+ * @module
+ */
+import * as fs from 'node:fs';
+import { join, relative } from 'node:path';
+import { argTypeError, btrfsError, ENOENT, type StepContext, sysError } from './errors';
+import { legacyIoctls } from './features';
+import { collectSubvolumes } from './iterator';
+import {
+  BTRFS_DIR_ITEM_KEY,
+  BTRFS_FS_TREE_OBJECTID,
+  BTRFS_ORPHAN_ITEM_KEY,
+  BTRFS_ORPHAN_OBJECTID,
+  BTRFS_ROOT_TREE_DIR_OBJECTID,
+  BTRFS_ROOT_TREE_OBJECTID,
+  BTRFS_SUBVOL_QGROUP_INHERIT,
+  BTRFS_SUBVOL_RDONLY,
+  BTRFS_SUBVOL_SPEC_BY_ID,
+  BTRFS_SUPER_MAGIC,
+} from './kernel/constants';
+import { toSafeNumber, viewOf } from './kernel/struct';
+import {
+  BTRFS_IOC_DEFAULT_SUBVOL,
+  BTRFS_IOC_SNAP_CREATE,
+  BTRFS_IOC_SNAP_CREATE_V2,
+  BTRFS_IOC_SNAP_DESTROY,
+  BTRFS_IOC_SNAP_DESTROY_V2,
+  BTRFS_IOC_SUBVOL_CREATE,
+  BTRFS_IOC_SUBVOL_CREATE_V2,
+  BTRFS_IOC_SUBVOL_GETFLAGS,
+  BTRFS_IOC_SUBVOL_SETFLAGS,
+  btrfs_ioctl_vol_args,
+  btrfs_ioctl_vol_args_v2,
+  encodeQgroupInherit,
+} from './kernel/subvol';
+import { btrfs_dir_item } from './kernel/tree';
+import { classify, close, ioctl, type Op, open, runAsync, runSync, type StatResult } from './op';
+import {
+  backRef,
+  infoById,
+  infoOfFd,
+  inoLookupPath,
+  lookupSubvolumeId,
+  pathOfId,
+  type SubvolumeInfo,
+} from './subvolume-core';
+import { itemsOf, searchAll } from './tree-search';
+import {
+  checkBoolean,
+  checkId,
+  checkNewPath,
+  checkOptionalId,
+  checkOptions,
+  checkPathOrFd,
+  checkQgroupId,
+  contextOf,
+  type Id,
+  type PathLike,
+  type PathOrFd,
+  type Target,
+} from './validate';
+
+export type { SubvolumeInfo } from './subvolume-core';
+
+const { O_RDONLY, O_DIRECTORY } = fs.constants;
+const ENOTTY = -25;
+
+// ---- shared helpers ----
+
+/** Opens the target (or uses the caller's descriptor). */
+function* openTarget(target: Target, ctx: StepContext, flags = O_RDONLY): Op<number> {
+  return target.fd ?? (yield* open(target.path!, flags, ctx));
+}
+
+/** Closes what {@link openTarget} opened; never the caller's descriptor. */
+function* releaseTarget(target: Target, fd: number): Op<void> {
+  if (target.fd === undefined) yield* close(fd);
+}
+
+/** Runs `body` with the target open, and releases it whatever happens. */
+function* withTarget<T>(target: Target, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
+  const fd = yield* openTarget(target, ctx);
+  try {
+    return yield* body(fd);
+  } finally {
+    yield* releaseTarget(target, fd);
+  }
+}
+
+/** Runs `body` with directory `path` open. */
+function* withDir<T>(path: string, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
+  const fd = yield* open(path, O_RDONLY | O_DIRECTORY, ctx);
+  try {
+    return yield* body(fd);
+  } finally {
+    yield* close(fd);
+  }
+}
+
+/** The path to hand to statfs/stat for a target. */
+const statPath = (target: Target): string => (target.fd !== undefined ? `/proc/self/fd/${target.fd}` : target.path!);
+
+/**
+ * Qgroups a new subvolume or snapshot is added to (pybtrfs' `QgroupInherit`). Anywhere a
+ * `qgroupInherit` option is taken, an array of qgroup ids works too.
+ * @example
+ * ```ts
+ * const inherit = new QgroupInherit().addGroup('1/100');
+ * await createSubvolume('/mnt/data/project', { qgroupInherit: inherit });
+ * ```
+ */
+export class QgroupInherit {
+  private readonly groups: bigint[] = [];
+
+  /** @param groups qgroup ids to start with (numbers, bigints or 'level/id' strings) */
+  constructor(groups: Iterable<number | bigint | string> = []) {
+    for (const group of groups) this.addGroup(group);
+  }
+
+  /**
+   * Adds a qgroup. @param qgroupid `(level << 48) | id`, or 'level/id'
+   * @returns this, for chaining
+   */
+  addGroup(qgroupid: number | bigint | string): this {
+    this.groups.push(checkQgroupId(qgroupid));
+    return this;
+  }
+
+  /** The qgroup ids added so far, as numbers. */
+  getGroups(): number[] {
+    return this.groups.map((id) => toSafeNumber(id, 'qgroupid'));
+  }
+
+  /** @internal the ids as bigints */
+  ids(): bigint[] {
+    return [...this.groups];
+  }
+}
+
+/** What the `qgroupInherit` option accepts. */
+export type QgroupInheritOption = QgroupInherit | readonly (number | bigint | string)[];
+
+function checkInherit(value: unknown): bigint[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value instanceof QgroupInherit) return value.ids();
+  if (!Array.isArray(value)) throw argTypeError('options.qgroupInherit', 'an array of qgroup ids or a QgroupInherit', value);
+  return value.map((id, i) => checkQgroupId(id, `options.qgroupInherit[${i}]`));
+}
+
+/** vol_args_v2 for a create/snapshot, with the qgroup_inherit pointer patch when needed. */
+function createArgs(name: string, flags: bigint, inherit: bigint[] | undefined, sourceFd = 0) {
+  const args = btrfs_ioctl_vol_args_v2.encode({ fd: BigInt(sourceFd), name });
+  let patches: (number | Uint8Array)[] | undefined;
+  if (inherit && inherit.length > 0) {
+    const block = encodeQgroupInherit(inherit);
+    flags |= BTRFS_SUBVOL_QGROUP_INHERIT;
+    btrfs_ioctl_vol_args_v2.set(args, 'size', BigInt(block.length));
+    patches = [btrfs_ioctl_vol_args_v2.fields.qgroup_inherit.offset, block];
+  }
+  btrfs_ioctl_vol_args_v2.set(args, 'flags', flags);
+  return { args, patches };
+}
+
+// ---- is / id / path / info ----
+
+function* isSubvolumeOp(target: Target): Op<boolean> {
+  const ctx = contextOf('isSubvolume', 'STATFS_FAILED', target);
+  const type: number = yield { op: 'statfs', path: statPath(target) };
+  if (type < 0) throw sysError(type, 'statfs', ctx);
+  if (type !== BTRFS_SUPER_MAGIC) return false;
+  const st: StatResult | number =
+    target.fd !== undefined ? yield { op: 'fstat', fd: target.fd } : yield { op: 'stat', path: target.path! };
+  if (typeof st === 'number') throw sysError(st, 'stat', { ...ctx, kind: 'STAT_FAILED' });
+  return st.isDirectory && st.ino === 256;
+}
+
+/**
+ * Whether `path` is a subvolume root (the top level included). Returns false, not an error, when
+ * `path` is not on btrfs. Unprivileged. Like `btrfs subvolume show` succeeding.
+ * @param path any path, or an open descriptor
+ * @throws BtrfsError STATFS_FAILED / STAT_FAILED (e.g. ENOENT); TypeError for a bad path
+ * @example
+ * ```ts
+ * if (await isSubvolume('/mnt/data/project')) console.log('a subvolume');
+ * ```
+ */
+export async function isSubvolume(path: PathOrFd): Promise<boolean> {
+  return runAsync(isSubvolumeOp(checkPathOrFd(path)));
+}
+/** Synchronous form of {@link isSubvolume}. @example `isSubvolumeSync('/mnt/data') // true` */
+export function isSubvolumeSync(path: PathOrFd): boolean {
+  return runSync(isSubvolumeOp(checkPathOrFd(path)));
+}
+
+function* subvolumeIdOp(target: Target): Op<number> {
+  const ctx = contextOf('subvolumeId', 'INO_LOOKUP_FAILED', target);
+  return yield* withTarget(target, ctx, function* (fd) {
+    return toSafeNumber(yield* lookupSubvolumeId(fd, ctx), 'id');
+  });
+}
+
+/**
+ * The id of the subvolume containing `path` (any file or directory). Unprivileged.
+ * Like `btrfs inspect-internal rootid`.
+ * @throws BtrfsError OPEN_FAILED, NOT_BTRFS, INO_LOOKUP_FAILED
+ * @example
+ * ```ts
+ * const id = await subvolumeId('/mnt/data/project/file.txt'); // e.g. 256
+ * ```
+ */
+export async function subvolumeId(path: PathOrFd): Promise<number> {
+  return runAsync(subvolumeIdOp(checkPathOrFd(path)));
+}
+/** Synchronous form of {@link subvolumeId}. @example `subvolumeIdSync('/mnt/data') // 5` */
+export function subvolumeIdSync(path: PathOrFd): number {
+  return runSync(subvolumeIdOp(checkPathOrFd(path)));
+}
+
+function* subvolumePathOp(target: Target, id: bigint): Op<string> {
+  const ctx = contextOf('subvolumePath', 'SEARCH_FAILED', target);
+  return yield* withTarget(target, ctx, function* (fd) {
+    return yield* pathOfId(fd, id === 0n ? yield* lookupSubvolumeId(fd, ctx) : id, ctx);
+  });
+}
+
+/**
+ * The path of subvolume `id` (default: the one containing `path`) relative to the top level of the
+ * filesystem, "" for the top level itself. Needs root (CAP_SYS_ADMIN), as in libbtrfsutil.
+ * Like the path column of `btrfs subvolume list`.
+ * @param id subvolume id; 0 or omitted: the subvolume containing `path`
+ * @throws BtrfsError SUBVOLUME_NOT_FOUND (ENOENT), SEARCH_FAILED (EPERM unprivileged), NOT_BTRFS
+ * @example
+ * ```ts
+ * await subvolumePath('/mnt/data', 257); // 'projects/a'
+ * ```
+ */
+export async function subvolumePath(path: PathOrFd, id?: Id): Promise<string> {
+  return runAsync(subvolumePathOp(checkPathOrFd(path), checkOptionalId(id, 'id')));
+}
+/** Synchronous form of {@link subvolumePath}. @example `subvolumePathSync('/mnt/data/a') // 'a'` */
+export function subvolumePathSync(path: PathOrFd, id?: Id): string {
+  return runSync(subvolumePathOp(checkPathOrFd(path), checkOptionalId(id, 'id')));
+}
+
+function* subvolumeInfoOp(target: Target, id: bigint): Op<SubvolumeInfo> {
+  const ctx = contextOf('subvolumeInfo', 'GET_SUBVOL_INFO_FAILED', target);
+  return yield* withTarget(target, ctx, function* (fd) {
+    return id === 0n ? yield* infoOfFd(fd, ctx) : yield* infoById(fd, id, ctx);
+  });
+}
+
+/**
+ * Information about a subvolume: the one containing `path`, or subvolume `id` of the same
+ * filesystem. Without `id` it works unprivileged (GET_SUBVOL_INFO); with `id` it needs root.
+ * Like `btrfs subvolume show`.
+ * @param id subvolume id; 0 or omitted: the subvolume containing `path`
+ * @throws BtrfsError SUBVOLUME_NOT_FOUND, NOT_BTRFS, GET_SUBVOL_INFO_FAILED, SEARCH_FAILED
+ * @example
+ * ```ts
+ * const snap = await subvolumeInfo('/mnt/data/project-snap');
+ * const src = await subvolumeInfo('/mnt/data/project');
+ * console.log(snap.parentUuid === src.uuid, snap.readOnly);
+ * ```
+ */
+export async function subvolumeInfo(path: PathOrFd, id?: Id): Promise<SubvolumeInfo> {
+  return runAsync(subvolumeInfoOp(checkPathOrFd(path), checkOptionalId(id, 'id')));
+}
+/** Synchronous form of {@link subvolumeInfo}. @example `subvolumeInfoSync('/mnt/data').id // 5` */
+export function subvolumeInfoSync(path: PathOrFd, id?: Id): SubvolumeInfo {
+  return runSync(subvolumeInfoOp(checkPathOrFd(path), checkOptionalId(id, 'id')));
+}
+
+// ---- read-only flag ----
+
+function* getFlags(fd: number, ctx: StepContext): Op<bigint> {
+  const arg = Buffer.alloc(8);
+  yield* ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, arg, { ...ctx, kind: 'SUBVOL_GETFLAGS_FAILED' }, {
+    name: 'BTRFS_IOC_SUBVOL_GETFLAGS',
+    needsSubvolume: true,
+  });
+  return viewOf(arg).getBigUint64(0, true);
+}
+
+function* getReadOnlyOp(target: Target): Op<boolean> {
+  const ctx = contextOf('getSubvolumeReadOnly', 'SUBVOL_GETFLAGS_FAILED', target);
+  return yield* withTarget(target, ctx, function* (fd) {
+    return ((yield* getFlags(fd, ctx)) & BTRFS_SUBVOL_RDONLY) !== 0n;
+  });
+}
+
+/** Sets or clears the read-only flag of the subvolume open at `fd`. */
+function* setReadOnlyOnFd(fd: number, readOnly: boolean, ctx: StepContext): Op<void> {
+  const flags = yield* getFlags(fd, ctx);
+  const wanted = readOnly ? flags | BTRFS_SUBVOL_RDONLY : flags & ~BTRFS_SUBVOL_RDONLY;
+  if (wanted === flags) return;
+  const arg = Buffer.alloc(8);
+  viewOf(arg).setBigUint64(0, wanted, true);
+  yield* ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, arg, { ...ctx, kind: 'SUBVOL_SETFLAGS_FAILED' }, {
+    name: 'BTRFS_IOC_SUBVOL_SETFLAGS',
+    needsSubvolume: true,
+    blocking: true, // joins a transaction, which may wait for a commit
+  });
+}
+
+function* setReadOnlyOp(target: Target, readOnly: boolean): Op<void> {
+  const ctx = contextOf('setSubvolumeReadOnly', 'SUBVOL_SETFLAGS_FAILED', target);
+  yield* withTarget(target, ctx, (fd) => setReadOnlyOnFd(fd, readOnly, ctx));
+}
+
+/**
+ * Whether the subvolume at `path` is read-only. Unprivileged. Like `btrfs property get PATH ro`.
+ * @param path a subvolume root, or an open descriptor of one
+ * @throws BtrfsError NOT_SUBVOLUME (EINVAL), NOT_BTRFS, SUBVOL_GETFLAGS_FAILED
+ * @example
+ * ```ts
+ * await getSubvolumeReadOnly('/mnt/data/project-snap'); // true
+ * ```
+ */
+export async function getSubvolumeReadOnly(path: PathOrFd): Promise<boolean> {
+  return runAsync(getReadOnlyOp(checkPathOrFd(path)));
+}
+/** Synchronous form of {@link getSubvolumeReadOnly}. @example `getSubvolumeReadOnlySync('/mnt/data') // false` */
+export function getSubvolumeReadOnlySync(path: PathOrFd): boolean {
+  return runSync(getReadOnlyOp(checkPathOrFd(path)));
+}
+
+/**
+ * Makes the subvolume at `path` read-only, or read-write with `readOnly = false`. Needs ownership of
+ * the subvolume (or root). Like `btrfs property set PATH ro true|false`.
+ * @param readOnly default true
+ * @throws BtrfsError NOT_SUBVOLUME, NOT_BTRFS, SUBVOL_SETFLAGS_FAILED (EPERM)
+ * @example
+ * ```ts
+ * await setSubvolumeReadOnly('/mnt/data/project-snap', false);
+ * ```
+ */
+export async function setSubvolumeReadOnly(path: PathOrFd, readOnly = true): Promise<void> {
+  return runAsync(setReadOnlyOp(checkPathOrFd(path), checkBoolean(readOnly, 'readOnly', true)));
+}
+/** Synchronous form of {@link setSubvolumeReadOnly}. @example `setSubvolumeReadOnlySync('/mnt/data/snap')` */
+export function setSubvolumeReadOnlySync(path: PathOrFd, readOnly = true): void {
+  runSync(setReadOnlyOp(checkPathOrFd(path), checkBoolean(readOnly, 'readOnly', true)));
+}
+
+// ---- default subvolume ----
+
+function* getDefaultOp(target: Target): Op<number> {
+  const ctx = contextOf('getDefaultSubvolume', 'SEARCH_FAILED', target);
+  return yield* withTarget(target, ctx, function* (fd) {
+    const items = yield* searchAll(fd, itemsOf(BTRFS_ROOT_TREE_OBJECTID, BTRFS_ROOT_TREE_DIR_OBJECTID, BTRFS_DIR_ITEM_KEY), BTRFS_DIR_ITEM_KEY, ctx);
+    for (const item of items) {
+      // One DIR_ITEM payload may pack several entries (hash collisions): walk them all.
+      for (let at = 0; at + btrfs_dir_item.size <= item.data.length; ) {
+        const entry = btrfs_dir_item.decode(item.data, at);
+        const nameAt = at + btrfs_dir_item.size;
+        if (item.data.toString('utf8', nameAt, nameAt + entry.name_len) === 'default') {
+          return toSafeNumber(entry.location_objectid, 'id');
+        }
+        at = nameAt + entry.name_len + entry.data_len;
+      }
+    }
+    return Number(BTRFS_FS_TREE_OBJECTID);
+  });
+}
+
+/**
+ * The id of the default subvolume (the one mounted when no `subvol=` is given). Needs root.
+ * Like `btrfs subvolume get-default`.
+ * @throws BtrfsError SEARCH_FAILED (EPERM unprivileged), NOT_BTRFS
+ * @example
+ * ```ts
+ * await getDefaultSubvolume('/mnt/data'); // 5
+ * ```
+ */
+export async function getDefaultSubvolume(path: PathOrFd): Promise<number> {
+  return runAsync(getDefaultOp(checkPathOrFd(path)));
+}
+/** Synchronous form of {@link getDefaultSubvolume}. @example `getDefaultSubvolumeSync('/mnt/data') // 5` */
+export function getDefaultSubvolumeSync(path: PathOrFd): number {
+  return runSync(getDefaultOp(checkPathOrFd(path)));
+}
+
+function* setDefaultOp(target: Target, id: bigint): Op<void> {
+  const ctx = contextOf('setDefaultSubvolume', 'DEFAULT_SUBVOL_FAILED', target);
+  yield* withTarget(target, ctx, function* (fd) {
+    const arg = Buffer.alloc(8);
+    viewOf(arg).setBigUint64(0, id === 0n ? yield* lookupSubvolumeId(fd, ctx) : id, true);
+    yield* ioctl(fd, BTRFS_IOC_DEFAULT_SUBVOL, arg, ctx, { name: 'BTRFS_IOC_DEFAULT_SUBVOL', blocking: true });
+  });
+}
+
+/**
+ * Sets the default subvolume: subvolume `id`, or with `id` 0/omitted the one containing `path`.
+ * Needs root. Like `btrfs subvolume set-default`.
+ * @throws BtrfsError DEFAULT_SUBVOL_FAILED (ENOENT for a missing id, EPERM), NOT_BTRFS
+ * @example
+ * ```ts
+ * await setDefaultSubvolume('/mnt/data/rootfs'); // boot into this subvolume next time
+ * ```
+ */
+export async function setDefaultSubvolume(path: PathOrFd, id?: Id): Promise<void> {
+  return runAsync(setDefaultOp(checkPathOrFd(path), checkOptionalId(id, 'id')));
+}
+/** Synchronous form of {@link setDefaultSubvolume}. @example `setDefaultSubvolumeSync('/mnt/data', 5)` */
+export function setDefaultSubvolumeSync(path: PathOrFd, id?: Id): void {
+  runSync(setDefaultOp(checkPathOrFd(path), checkOptionalId(id, 'id')));
+}
+
+// ---- create ----
+
+/** Options for {@link createSubvolume}. */
+export interface CreateSubvolumeOptions {
+  /** Qgroups the new subvolume's qgroup becomes a member of (ids or 'level/id'). */
+  qgroupInherit?: QgroupInheritOption;
+}
+
+function* createSubvolumeOp(dest: { path: string; parent: string; name: string }, inherit: bigint[] | undefined): Op<void> {
+  const ctx: StepContext = { operation: 'createSubvolume', kind: 'SUBVOL_CREATE_FAILED', path: dest.path };
+  yield* withDir(dest.parent, ctx, function* (dfd) {
+    if (!legacyIoctls()) {
+      const { args, patches } = createArgs(dest.name, 0n, inherit);
+      const options = { name: 'BTRFS_IOC_SUBVOL_CREATE_V2', patches, blocking: true, allow: [ENOTTY] };
+      const result = yield* ioctl(dfd, BTRFS_IOC_SUBVOL_CREATE_V2, args, ctx, options);
+      if (result !== ENOTTY) return;
+      if (inherit?.length) throw yield* classify(dfd, result, ctx, options); // v1 cannot inherit
+    } else if (inherit?.length) {
+      throw sysError(-95 /* EOPNOTSUPP */, 'ioctl', ctx, 'SUBVOL_CREATE_FAILED', 'BTRFS_IOC_SUBVOL_CREATE');
+    }
+    const args = btrfs_ioctl_vol_args.encode({ name: dest.name });
+    yield* ioctl(dfd, BTRFS_IOC_SUBVOL_CREATE, args, ctx, { name: 'BTRFS_IOC_SUBVOL_CREATE', blocking: true });
+  });
+}
+
+/**
+ * Creates a subvolume at `path` (its parent directory must exist). Unprivileged in a writable
+ * directory. Like `btrfs subvolume create [-i qgroup]`.
+ * @param path the new subvolume; its last component is the name (1 to 255 bytes)
+ * @throws BtrfsError SUBVOL_CREATE_FAILED (EEXIST, EACCES, ENOENT for a listed qgroup that does not
+ *   exist), OPEN_FAILED for the parent, NOT_BTRFS; TypeError for a bad path or option
+ * @example
+ * ```ts
+ * await createSubvolume('/mnt/data/project');
+ * await createSubvolume('/mnt/data/tenant-a', { qgroupInherit: ['1/100'] });
+ * ```
+ */
+export async function createSubvolume(path: PathLike, options?: CreateSubvolumeOptions): Promise<void> {
+  const dest = checkNewPath(path);
+  const opts = checkOptions<CreateSubvolumeOptions>(options);
+  return runAsync(createSubvolumeOp(dest, checkInherit(opts.qgroupInherit)));
+}
+/** Synchronous form of {@link createSubvolume}. @example `createSubvolumeSync('/mnt/data/project')` */
+export function createSubvolumeSync(path: PathLike, options?: CreateSubvolumeOptions): void {
+  const dest = checkNewPath(path);
+  const opts = checkOptions<CreateSubvolumeOptions>(options);
+  runSync(createSubvolumeOp(dest, checkInherit(opts.qgroupInherit)));
+}
+
+/** Options for {@link createSnapshot}. */
+export interface CreateSnapshotOptions {
+  /** Make the snapshot read-only (every nested one too, with `recursive`). Default false. */
+  readOnly?: boolean;
+  /** Also snapshot the subvolumes nested in `source`, into the same places. Default false. Needs root. */
+  recursive?: boolean;
+  /** Qgroups the new snapshot's qgroup becomes a member of. */
+  qgroupInherit?: QgroupInheritOption;
+}
+
+/** One SNAP_CREATE: `sourceFd` into directory `dfd` as `name`. */
+function* snapshotOnce(sourceFd: number, dfd: number, name: string, readOnly: boolean, inherit: bigint[] | undefined, ctx: StepContext): Op<void> {
+  if (!legacyIoctls()) {
+    const { args, patches } = createArgs(name, readOnly ? BTRFS_SUBVOL_RDONLY : 0n, inherit, sourceFd);
+    const options = { name: 'BTRFS_IOC_SNAP_CREATE_V2', patches, blocking: true, allow: [ENOTTY] };
+    const result = yield* ioctl(dfd, BTRFS_IOC_SNAP_CREATE_V2, args, ctx, options);
+    if (result !== ENOTTY) return;
+    if (inherit?.length) throw yield* classify(dfd, result, ctx, options);
+  } else if (inherit?.length) {
+    throw sysError(-95 /* EOPNOTSUPP */, 'ioctl', ctx, 'SNAP_CREATE_FAILED', 'BTRFS_IOC_SNAP_CREATE');
+  }
+  // v1 has no flags: make it read-only right after (not atomic, the best an old kernel allows).
+  const args = btrfs_ioctl_vol_args.encode({ fd: BigInt(sourceFd), name });
+  yield* ioctl(dfd, BTRFS_IOC_SNAP_CREATE, args, ctx, { name: 'BTRFS_IOC_SNAP_CREATE', blocking: true });
+  if (readOnly) {
+    const created = yield* open(`/proc/self/fd/${dfd}/${name}`, O_RDONLY | O_DIRECTORY, ctx);
+    try {
+      yield* setReadOnlyOnFd(created, true, ctx);
+    } finally {
+      yield* close(created);
+    }
+  }
+}
+
+function* createSnapshotOp(
+  source: Target,
+  dest: { path: string; parent: string; name: string },
+  readOnly: boolean,
+  recursive: boolean,
+  inherit: bigint[] | undefined,
+): Op<void> {
+  const ctx: StepContext = { ...contextOf('createSnapshot', 'SNAP_CREATE_FAILED', source), dest: dest.path };
+  yield* withTarget(source, ctx, function* (sfd) {
+    const nested = recursive ? yield* collectSubvolumes(sfd, 0n, false) : [];
+    // With nested subvolumes, everything is made read-write first: their placeholders inside the
+    // new snapshot must be replaced. Read-only comes last, once the tree is complete.
+    yield* withDir(dest.parent, ctx, (dfd) => snapshotOnce(sfd, dfd, dest.name, readOnly && nested.length === 0, inherit, ctx));
+    if (nested.length === 0) return;
+    const made: string[] = [dest.path];
+    try {
+      for (const child of nested) {
+        const placeholder = join(dest.path, child.path);
+        const removed: number = yield { op: 'rmdir', path: placeholder };
+        if (removed < 0) throw sysError(removed, 'rmdir', { ...ctx, kind: 'RMDIR_FAILED', path: placeholder });
+        const childFd = yield* open(`/proc/self/fd/${sfd}/${child.path}`, O_RDONLY | O_DIRECTORY, ctx);
+        try {
+          yield* withDir(join(placeholder, '..'), ctx, (dfd) =>
+            snapshotOnce(childFd, dfd, placeholder.slice(placeholder.lastIndexOf('/') + 1), false, undefined, ctx),
+          );
+        } finally {
+          yield* close(childFd);
+        }
+        made.push(placeholder);
+      }
+      if (readOnly) {
+        for (const path of [...made].reverse()) {
+          yield* withDir(path, ctx, (fd) => setReadOnlyOnFd(fd, true, ctx));
+        }
+      }
+    } catch (error) {
+      // Nothing half-done: remove what this call created, deepest first, then report the failure.
+      for (const path of made.reverse()) yield* destroyPathQuietly(path);
+      throw error;
+    }
+  });
+}
+
+/** Best-effort removal of a subvolume this library just created (rollback). */
+function* destroyPathQuietly(path: string): Op<void> {
+  const slash = path.lastIndexOf('/');
+  const parent = slash <= 0 ? '/' : path.slice(0, slash);
+  const fd: number = yield { op: 'open', path: parent, flags: O_RDONLY | O_DIRECTORY };
+  if (fd < 0) return;
+  try {
+    const sub: number = yield { op: 'open', path, flags: O_RDONLY | O_DIRECTORY };
+    if (sub >= 0) {
+      const flags = Buffer.alloc(8);
+      yield { op: 'ioctl', fd: sub, request: BTRFS_IOC_SUBVOL_SETFLAGS, arg: flags, patches: null, blocking: true };
+      yield* close(sub);
+    }
+    const args = btrfs_ioctl_vol_args.encode({ name: path.slice(slash + 1) });
+    yield { op: 'ioctl', fd, request: BTRFS_IOC_SNAP_DESTROY, arg: args, patches: null, blocking: true };
+  } finally {
+    yield* close(fd);
+  }
+}
+
+/**
+ * Snapshots subvolume `source` as `path`. Unprivileged for one's own subvolumes (not `recursive`).
+ * Like `btrfs subvolume snapshot [-r] [-i qgroup]`.
+ * @param source a subvolume root, or an open descriptor of one
+ * @param path the new snapshot; its parent directory must exist
+ * @throws BtrfsError SNAP_CREATE_FAILED (EEXIST, EINVAL when source is not a subvolume, EXDEV across
+ *   filesystems), NOT_BTRFS, OPEN_FAILED; with `recursive`, a failure removes every snapshot the call
+ *   created before rethrowing
+ * @example
+ * ```ts
+ * await createSnapshot('/mnt/data/project', '/mnt/data/project-snap', { readOnly: true });
+ * ```
+ */
+export async function createSnapshot(source: PathOrFd, path: PathLike, options?: CreateSnapshotOptions): Promise<void> {
+  const src = checkPathOrFd(source, 'source');
+  const dest = checkNewPath(path);
+  const opts = checkOptions<CreateSnapshotOptions>(options);
+  const readOnly = checkBoolean(opts.readOnly, 'options.readOnly', false);
+  const recursive = checkBoolean(opts.recursive, 'options.recursive', false);
+  return runAsync(createSnapshotOp(src, dest, readOnly, recursive, checkInherit(opts.qgroupInherit)));
+}
+/** Synchronous form of {@link createSnapshot}. @example `createSnapshotSync('/mnt/data/a', '/mnt/data/a.snap', { readOnly: true })` */
+export function createSnapshotSync(source: PathOrFd, path: PathLike, options?: CreateSnapshotOptions): void {
+  const src = checkPathOrFd(source, 'source');
+  const dest = checkNewPath(path);
+  const opts = checkOptions<CreateSnapshotOptions>(options);
+  const readOnly = checkBoolean(opts.readOnly, 'options.readOnly', false);
+  const recursive = checkBoolean(opts.recursive, 'options.recursive', false);
+  runSync(createSnapshotOp(src, dest, readOnly, recursive, checkInherit(opts.qgroupInherit)));
+}
+
+// ---- delete ----
+
+/** Options for {@link deleteSubvolume}. */
+export interface DeleteSubvolumeOptions {
+  /** Delete nested subvolumes first (deepest first). Default false. */
+  recursive?: boolean;
+  /**
+   * Delete subvolume `id` instead of the one at `path`; `path` is then any directory (or
+   * descriptor) on the same filesystem. Uses SNAP_DESTROY_V2 by id (Linux 5.7+).
+   */
+  id?: Id;
+}
+
+/** SNAP_DESTROY of `name` in directory `dfd` (V2 by name, falling back to v1). */
+function* destroyByName(dfd: number, name: string, ctx: StepContext): Op<void> {
+  if (!legacyIoctls()) {
+    const args = btrfs_ioctl_vol_args_v2.encode({ name });
+    const result = yield* ioctl(dfd, BTRFS_IOC_SNAP_DESTROY_V2, args, ctx, { name: 'BTRFS_IOC_SNAP_DESTROY_V2', blocking: true, allow: [ENOTTY] });
+    if (result !== ENOTTY) return;
+  }
+  const args = btrfs_ioctl_vol_args.encode({ name });
+  yield* ioctl(dfd, BTRFS_IOC_SNAP_DESTROY, args, ctx, { name: 'BTRFS_IOC_SNAP_DESTROY', blocking: true });
+}
+
+/** The path of the directory `fd` refers to, from the top level of its filesystem. Needs root. */
+function* fsPathOfFd(fd: number, ctx: StepContext): Op<string> {
+  const subvolume = yield* lookupSubvolumeId(fd, ctx);
+  const st: StatResult | number = yield { op: 'fstat', fd };
+  if (typeof st === 'number') throw sysError(st, 'fstat', { ...ctx, kind: 'STAT_FAILED' });
+  const base = yield* pathOfId(fd, subvolume, ctx);
+  const inner = st.ino === 256 ? '' : yield* inoLookupPath(fd, subvolume, BigInt(st.ino), ctx);
+  return join('/', base, inner);
+}
+
+/** SNAP_DESTROY of subvolume `id`, from any directory `fd` of the filesystem. */
+function* destroyById(fd: number, id: bigint, ctx: StepContext): Op<void> {
+  if (!legacyIoctls()) {
+    const args = btrfs_ioctl_vol_args_v2.encode({ flags: BTRFS_SUBVOL_SPEC_BY_ID, subvolid: id });
+    const result = yield* ioctl(fd, BTRFS_IOC_SNAP_DESTROY_V2, args, ctx, { name: 'BTRFS_IOC_SNAP_DESTROY_V2', blocking: true, allow: [ENOTTY] });
+    if (result !== ENOTTY) return;
+  }
+  // Older kernels delete by name only: find where the subvolume hangs, relative to `fd`.
+  const ref = yield* backRef(fd, id, ctx);
+  if (!ref) throw btrfsError('SUBVOLUME_NOT_FOUND', ENOENT, 'ioctl', ctx);
+  const parentPath = yield* pathOfId(fd, ref.parentId, ctx);
+  const dir = ref.dirId === 256n ? '' : yield* inoLookupPath(fd, ref.parentId, ref.dirId, ctx);
+  const from = relative(yield* fsPathOfFd(fd, ctx), join('/', parentPath, dir));
+  if (from.startsWith('..')) throw btrfsError('SUBVOLUME_NOT_FOUND', ENOENT, 'open', ctx); // not reachable from fd
+  yield* withDir(`/proc/self/fd/${fd}/${from}`, ctx, (dfd) => destroyByName(dfd, ref.name, ctx));
+}
+
+function* deleteByPathOp(dest: { path: string; parent: string; name: string }, recursive: boolean): Op<void> {
+  const ctx: StepContext = { operation: 'deleteSubvolume', kind: 'SNAP_DESTROY_FAILED', path: dest.path };
+  if (recursive) {
+    yield* withDir(dest.path, ctx, function* (fd) {
+      for (const child of yield* collectSubvolumes(fd, 0n, true)) yield* destroyById(fd, BigInt(child.id), { ...ctx, path: join(dest.path, child.path) });
+    });
+  }
+  yield* withDir(dest.parent, ctx, (dfd) => destroyByName(dfd, dest.name, ctx));
+}
+
+function* deleteByIdOp(target: Target, id: bigint, recursive: boolean): Op<void> {
+  const ctx = contextOf('deleteSubvolume', 'SNAP_DESTROY_FAILED', target);
+  yield* withTarget(target, ctx, function* (fd) {
+    if (recursive) for (const child of yield* collectSubvolumes(fd, id, true)) yield* destroyById(fd, BigInt(child.id), ctx);
+    yield* destroyById(fd, id, ctx);
+  });
+}
+
+/**
+ * Deletes the subvolume or snapshot at `path` (or subvolume `options.id`). Root, or unprivileged on
+ * a filesystem mounted with `user_subvol_rm_allowed`. The space is freed later by the cleaner; see
+ * {@link deletedSubvolumes}. Like `btrfs subvolume delete [-R] [-i id]`.
+ * @throws BtrfsError SNAP_DESTROY_FAILED (ENOTEMPTY when it holds subvolumes and not `recursive`,
+ *   EPERM, EINVAL when `path` is not a subvolume), SUBVOLUME_NOT_FOUND, NOT_BTRFS, OPEN_FAILED
+ * @example
+ * ```ts
+ * await deleteSubvolume('/mnt/data/project-snap');
+ * await deleteSubvolume('/mnt/data', { id: 258 });
+ * ```
+ */
+export async function deleteSubvolume(path: PathOrFd, options?: DeleteSubvolumeOptions): Promise<void> {
+  return runAsync(deleteOp(path, options));
+}
+/** Synchronous form of {@link deleteSubvolume}. @example `deleteSubvolumeSync('/mnt/data/old', { recursive: true })` */
+export function deleteSubvolumeSync(path: PathOrFd, options?: DeleteSubvolumeOptions): void {
+  runSync(deleteOp(path, options));
+}
+
+function deleteOp(path: PathOrFd, options: DeleteSubvolumeOptions | undefined): Op<void> {
+  const opts = checkOptions<DeleteSubvolumeOptions>(options);
+  const recursive = checkBoolean(opts.recursive, 'options.recursive', false);
+  if (opts.id !== undefined) {
+    const id = checkId(opts.id, 'options.id');
+    return deleteByIdOp(checkPathOrFd(path), id, recursive);
+  }
+  if (typeof path === 'number' || (typeof path === 'object' && path !== null && 'fd' in path && !(path instanceof URL) && !Buffer.isBuffer(path))) {
+    throw argTypeError('path', 'a path (a descriptor needs options.id)', path);
+  }
+  return deleteByPathOp(checkNewPath(path), recursive);
+}
+
+function* deletedOp(target: Target): Op<number[]> {
+  const ctx = contextOf('deletedSubvolumes', 'SEARCH_FAILED', target);
+  return yield* withTarget(target, ctx, function* (fd) {
+    const items = yield* searchAll(fd, itemsOf(BTRFS_ROOT_TREE_OBJECTID, BTRFS_ORPHAN_OBJECTID, BTRFS_ORPHAN_ITEM_KEY), BTRFS_ORPHAN_ITEM_KEY, ctx, 65536);
+    return items.map((item) => toSafeNumber(item.offset, 'id'));
+  });
+}
+
+/**
+ * Ids of subvolumes deleted but not yet cleaned up by the kernel. Needs root.
+ * Like `btrfs subvolume list -d`.
+ * @throws BtrfsError SEARCH_FAILED (EPERM), NOT_BTRFS
+ * @example
+ * ```ts
+ * await deleteSubvolume('/mnt/data/old');
+ * console.log(await deletedSubvolumes('/mnt/data')); // [258] until the cleaner is done
+ * ```
+ */
+export async function deletedSubvolumes(path: PathOrFd): Promise<number[]> {
+  return runAsync(deletedOp(checkPathOrFd(path)));
+}
+/** Synchronous form of {@link deletedSubvolumes}. @example `deletedSubvolumesSync('/mnt/data') // []` */
+export function deletedSubvolumesSync(path: PathOrFd): number[] {
+  return runSync(deletedOp(checkPathOrFd(path)));
+}

@@ -1,0 +1,140 @@
+/**
+ * Paged B-tree search (TREE_SEARCH_V2, falling back to TREE_SEARCH), shared by every module that
+ * reads a tree. Needs CAP_SYS_ADMIN.
+ *
+ * Facts it is built on (../shared/docs/kernel-interfaces.md §5.4): the key range compares whole
+ * (objectid, type, offset) tuples, so results may include other types in between and callers filter
+ * by type; the kernel never moves the key, so the next page starts just after the last key returned;
+ * a call returning no item is the end; a full buffer returns whole items and no error.
+ * @internal
+ * @module
+ */
+import type { StepContext } from './errors';
+import { legacyIoctls } from './features';
+import { U64_MAX } from './kernel/struct';
+import {
+  BTRFS_IOC_TREE_SEARCH,
+  BTRFS_IOC_TREE_SEARCH_V2,
+  btrfs_ioctl_search_args_v2,
+  btrfs_ioctl_search_key,
+  SEARCH_ARGS_BUF_OFFSET,
+  SEARCH_ARGS_V2_BUF_OFFSET,
+  type SearchItem,
+  searchItems,
+} from './kernel/search';
+import { ioctl, type Op } from './op';
+
+const ENOTTY = -25;
+
+/** A (objectid, type, offset) key. */
+export interface Key {
+  objectid: bigint;
+  type: number;
+  offset: bigint;
+}
+
+/** What to search: one tree, an inclusive key range. */
+export interface SearchRange {
+  treeId: bigint;
+  min: Key;
+  max: Key;
+}
+
+/** The key right after `key`, or null past the last possible key. */
+function successor(key: Key): Key | null {
+  if (key.offset < U64_MAX) return { ...key, offset: key.offset + 1n };
+  if (key.type < 255) return { objectid: key.objectid, type: key.type + 1, offset: 0n };
+  if (key.objectid < U64_MAX) return { objectid: key.objectid + 1n, type: 0, offset: 0n };
+  return null;
+}
+
+function compare(a: Key, b: Key): number {
+  if (a.objectid !== b.objectid) return a.objectid < b.objectid ? -1 : 1;
+  if (a.type !== b.type) return a.type < b.type ? -1 : 1;
+  if (a.offset !== b.offset) return a.offset < b.offset ? -1 : 1;
+  return 0;
+}
+
+/** A search in progress: call {@link TreeSearch.page} until it returns an empty page. */
+export class TreeSearch {
+  private next: Key | null;
+  private useV1: boolean;
+
+  /**
+   * @param bufferSize result bytes per call (V2); 64 KiB holds ~1,150 ROOT_REF items
+   * @param maxItems items per call at most
+   */
+  constructor(
+    private readonly fd: number,
+    private readonly range: SearchRange,
+    private readonly ctx: StepContext,
+    private readonly bufferSize = 65536,
+    private readonly maxItems = 4096,
+  ) {
+    this.next = range.min;
+    this.useV1 = legacyIoctls();
+  }
+
+  /** The next page of items (maybe of other types than asked: filter), or `[]` at the end. */
+  *page(): Op<SearchItem[]> {
+    if (this.next === null || compare(this.next, this.range.max) > 0) return [];
+    const key = {
+      tree_id: this.range.treeId,
+      min_objectid: this.next.objectid,
+      min_type: this.next.type,
+      min_offset: this.next.offset,
+      max_objectid: this.range.max.objectid,
+      max_type: this.range.max.type,
+      max_offset: this.range.max.offset,
+      min_transid: 0n,
+      max_transid: U64_MAX,
+      nr_items: this.maxItems,
+    };
+    let buf: Buffer;
+    let start: number;
+    if (!this.useV1) {
+      buf = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + this.bufferSize);
+      btrfs_ioctl_search_args_v2.write(buf, { key, buf_size: BigInt(this.bufferSize) });
+      const result = yield* ioctl(this.fd, BTRFS_IOC_TREE_SEARCH_V2, buf, this.ctx, {
+        name: 'BTRFS_IOC_TREE_SEARCH_V2',
+        allow: [ENOTTY],
+      });
+      if (result === ENOTTY) {
+        // Kernels before 3.16 lack V2; a non-btrfs fd fails again below and is classified there.
+        this.useV1 = true;
+        return yield* this.page();
+      }
+      start = SEARCH_ARGS_V2_BUF_OFFSET;
+    } else {
+      buf = Buffer.alloc(4096);
+      btrfs_ioctl_search_key.write(buf, { ...key, nr_items: Math.min(this.maxItems, 4096) });
+      yield* ioctl(this.fd, BTRFS_IOC_TREE_SEARCH, buf, this.ctx, { name: 'BTRFS_IOC_TREE_SEARCH' });
+      start = SEARCH_ARGS_BUF_OFFSET;
+    }
+    const count = btrfs_ioctl_search_key.get(buf, 'nr_items');
+    if (count === 0) {
+      this.next = null;
+      return [];
+    }
+    const items = [...searchItems(buf, start, count)];
+    const last = items[items.length - 1]!;
+    this.next = successor({ objectid: last.objectid, type: last.type, offset: last.offset });
+    return items;
+  }
+}
+
+/** Every item of `type` in the range, in key order. For small ranges (one object's items). */
+export function* searchAll(fd: number, range: SearchRange, type: number, ctx: StepContext, bufferSize = 4096): Op<SearchItem[]> {
+  const search = new TreeSearch(fd, range, ctx, bufferSize);
+  const out: SearchItem[] = [];
+  for (;;) {
+    const page = yield* search.page();
+    if (page.length === 0) return out;
+    for (const item of page) if (item.type === type) out.push(item);
+  }
+}
+
+/** The range holding exactly the items (objectid, type, *). */
+export function itemsOf(treeId: bigint, objectid: bigint, type: number, minOffset = 0n, maxOffset = U64_MAX): SearchRange {
+  return { treeId, min: { objectid, type, offset: minOffset }, max: { objectid, type, offset: maxOffset } };
+}
