@@ -17,3 +17,19 @@ export function legacyIoctls(): boolean {
 export function setLegacyIoctls(on: boolean): void {
   forced = on;
 }
+
+let dedicated = process.env.BTRFS_BLOCKING_CALLS !== 'pool';
+
+/**
+ * True when async calls marked blocking (commits, waits) run on dedicated threads, the default.
+ * `BTRFS_BLOCKING_CALLS=pool` (or {@link setDedicatedThreads}) puts them on the libuv pool instead,
+ * which exists to measure the difference.
+ */
+export function dedicatedThreads(): boolean {
+  return dedicated;
+}
+
+/** Chooses where blocking async calls run, process-wide. For benchmarks and tests. @internal */
+export function setDedicatedThreads(on: boolean): void {
+  dedicated = on;
+}

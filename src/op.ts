@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs';
 import { type BtrfsErrorKind, type StepContext, sysError } from './errors';
+import { dedicatedThreads } from './features';
 import { BTRFS_SUPER_MAGIC } from './kernel/constants';
 import { type IoctlArg, native, type Patches } from './native';
 
@@ -90,7 +91,7 @@ function execAsync(step: Step): Promise<unknown> {
       case 'close':
         return fs.close(step.fd, callback(resolve, () => 0));
       case 'ioctl':
-        return resolve(native().ioctlAsync(step.fd, step.request, step.arg, step.patches, step.blocking));
+        return resolve(native().ioctlAsync(step.fd, step.request, step.arg, step.patches, step.blocking && dedicatedThreads()));
       case 'statfs':
         return fs.statfs(step.path, callback<fs.StatsFs>(resolve, (s) => s.type));
       case 'stat':
@@ -100,9 +101,9 @@ function execAsync(step: Step): Promise<unknown> {
       case 'rmdir':
         return fs.rmdir(step.path, callback(resolve, () => 0));
       case 'mount':
-        return resolve(native().mountAsync(step.source, step.target, step.fstype, step.flags, step.data, true));
+        return resolve(native().mountAsync(step.source, step.target, step.fstype, step.flags, step.data, dedicatedThreads()));
       case 'umount2':
-        return resolve(native().umount2Async(step.target, step.flags, true));
+        return resolve(native().umount2Async(step.target, step.flags, dedicatedThreads()));
     }
   });
 }
