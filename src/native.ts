@@ -76,10 +76,9 @@ function load(): NativeBinding {
       continue;
     }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       return require(path) as NativeBinding;
     } catch (error) {
-      tried.push(`  ${path}: ${(error as Error).message}`);
+      tried.push(`  ${path}: ${whyNotLoaded(path, error as Error)}`);
     }
   }
   throw new Error(
@@ -87,6 +86,23 @@ function load(): NativeBinding {
       `(Node ${process.version}, N-API ${process.versions.napi}). Tried:\n${tried.join('\n')}\n` +
       'Reinstall the package, or build it from source with a C compiler: npm rebuild btrfs',
   );
+}
+
+/** ELF e_machine values for the architectures Node runs on here. */
+const ELF_MACHINES: Record<number, string> = { 3: 'ia32', 40: 'arm', 62: 'x64', 183: 'arm64', 243: 'riscv64' };
+
+/** A load failure explained: glibc says "No such file" for a file built for another machine. */
+function whyNotLoaded(path: string, error: Error): string {
+  try {
+    const header = readFileSync(path).subarray(0, 20);
+    if (header.length === 20 && header.readUInt32BE(0) === 0x7f454c46) {
+      const machine = ELF_MACHINES[header.readUInt16LE(18)] ?? `ELF machine ${header.readUInt16LE(18)}`;
+      if (machine !== process.arch) return `built for ${machine}, but this process is ${process.arch}`;
+    }
+  } catch {
+    // unreadable: fall back to the loader's message
+  }
+  return error.message.startsWith(path) ? error.message.slice(path.length).replace(/^:\s*/, '') : error.message;
 }
 
 let binding: NativeBinding | undefined;

@@ -36,7 +36,12 @@ export type Id = number | bigint;
 export function checkPath(value: unknown, name = 'path'): string {
   let path: string;
   if (typeof value === 'string') path = value;
-  else if (Buffer.isBuffer(value)) path = value.toString('utf8');
+  else if (Buffer.isBuffer(value)) {
+    // Paths travel as JS strings (fs and the native layer take UTF-8): refuse bytes that would not
+    // survive the round trip rather than act on a different file.
+    path = value.toString('utf8');
+    if (!Buffer.from(path, 'utf8').equals(value)) throw argValueError(name, 'must be valid UTF-8 when given as a Buffer', value);
+  }
   else if (value instanceof URL) {
     if (value.protocol !== 'file:') throw argValueError(name, 'must be a file: URL', value.href);
     path = fileURLToPath(value);

@@ -22,7 +22,10 @@ export const IOC_READ = 2;
 
 /** asm-generic/ioctl.h: _IOC(dir, type, nr, size) as an unsigned 32-bit number. */
 export function _IOC(dir: number, type: number, nr: number, size: number): number {
-  if (size < 0 || size >= 1 << SIZEBITS) throw new RangeError(`ioctl size ${size} does not fit in ${SIZEBITS} bits`);
+  if (!Number.isInteger(size) || size < 0 || size >= 1 << SIZEBITS) throw new RangeError(`ioctl size ${size} does not fit in ${SIZEBITS} bits`);
+  if (!Number.isInteger(dir) || dir < 0 || dir > 3) throw new RangeError(`ioctl dir ${dir} is not 0..3`);
+  if (!Number.isInteger(type) || type < 0 || type >= 1 << TYPEBITS) throw new RangeError(`ioctl type ${type} does not fit in ${TYPEBITS} bits`);
+  if (!Number.isInteger(nr) || nr < 0 || nr >= 1 << NRBITS) throw new RangeError(`ioctl nr ${nr} does not fit in ${NRBITS} bits`);
   return ((dir << DIRSHIFT) | (size << SIZESHIFT) | (type << TYPESHIFT) | (nr << NRSHIFT)) >>> 0;
 }
 /** asm-generic/ioctl.h: _IO(type, nr) */

@@ -260,6 +260,7 @@ export function toNumberOrNull(value: bigint, what: string): number | null {
 
 /** A 16-byte UUID as a lowercase 8-4-4-4-12 string, or `null` when all bytes are zero. */
 export function formatUuid(raw: Uint8Array): string | null {
+  if (raw.length !== 16) throw new RangeError(`a UUID has 16 bytes, not ${raw.length}`);
   if (raw.every((b) => b === 0)) return null;
   const hex = Buffer.from(raw.buffer, raw.byteOffset, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
