@@ -88,6 +88,22 @@ describe('unprivileged use (kernel, uid 65534)', { skip: needsRoot }, () => {
     for (const p of ['user/mine', 'user/mine/nested', 'user/snap']) assert.ok(paths.includes(p), p);
   });
 
+  it('iterates more children than one GET_SUBVOL_ROOTREF page (255)', () => {
+    btrfs.createSubvolumeSync(`${u}/wide`);
+    chownSync(`${u}/wide`, NOBODY, NOBODY);
+    const out = asNobody(
+      u,
+      `
+      for (let i = 0; i < 300; i++) b.createSubvolumeSync(u + '/wide/w' + i);
+      out.ids = { ok: [...b.subvolumesSync(u + '/wide')].map((e) => e.id) };
+      `,
+    );
+    const ids = (out.ids as { ok: number[] }).ok;
+    assert.equal(ids.length, 300);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(ids, subvolumeList(s.mnt).filter((r) => r.path.startsWith('user/wide/')).map((r) => r.id).sort((a, b) => a - b));
+  });
+
   it('iterates its own subvolumes; one it cannot enter is listed but not descended into', () => {
     btrfs.createSubvolumeSync(`${u}/tree`);
     chownSync(`${u}/tree`, NOBODY, NOBODY);
