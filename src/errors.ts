@@ -44,6 +44,15 @@ export const BtrfsErrorKind = {
   GET_SUBVOL_ROOTREF_FAILED: 'GET_SUBVOL_ROOTREF_FAILED',
   INO_LOOKUP_USER_FAILED: 'INO_LOOKUP_USER_FAILED',
   FS_INFO_FAILED: 'FS_INFO_FAILED',
+  // Beyond libbtrfsutil: mount, loop devices and device registration.
+  MOUNT_FAILED: 'MOUNT_FAILED',
+  UMOUNT_FAILED: 'UMOUNT_FAILED',
+  LOOP_CONTROL_FAILED: 'LOOP_CONTROL_FAILED',
+  LOOP_CONFIGURE_FAILED: 'LOOP_CONFIGURE_FAILED',
+  LOOP_CLEAR_FAILED: 'LOOP_CLEAR_FAILED',
+  SCAN_DEV_FAILED: 'SCAN_DEV_FAILED',
+  FORGET_DEV_FAILED: 'FORGET_DEV_FAILED',
+  DEVICES_READY_FAILED: 'DEVICES_READY_FAILED',
 } as const;
 
 /** One of the {@link BtrfsErrorKind} values. */
@@ -78,6 +87,14 @@ const KIND_TEXT: Record<BtrfsErrorKind, string> = {
   GET_SUBVOL_ROOTREF_FAILED: 'could not get rootref information',
   INO_LOOKUP_USER_FAILED: 'could not resolve subvolume path',
   FS_INFO_FAILED: 'could not get filesystem information',
+  MOUNT_FAILED: 'could not mount',
+  UMOUNT_FAILED: 'could not unmount',
+  LOOP_CONTROL_FAILED: 'could not get a free loop device',
+  LOOP_CONFIGURE_FAILED: 'could not set up the loop device',
+  LOOP_CLEAR_FAILED: 'could not detach the loop device',
+  SCAN_DEV_FAILED: 'could not register the device with btrfs',
+  FORGET_DEV_FAILED: 'could not make btrfs forget the device',
+  DEVICES_READY_FAILED: 'could not ask whether the filesystem has all its devices',
 };
 
 /** What an operation step was doing when it failed; enough to build a useful error. */

@@ -21,6 +21,7 @@
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
 
 #define STRUCTS(X)                            \
   X(btrfs_ioctl_vol_args)                     \
@@ -38,7 +39,9 @@
   X(btrfs_disk_key)                           \
   X(btrfs_root_item)                          \
   X(btrfs_root_ref)                           \
-  X(btrfs_dir_item)
+  X(btrfs_dir_item)                           \
+  X(loop_info64)                              \
+  X(loop_config)
 
 /* X(struct, field): TS key == C member. Y(struct, ts_key, c_member): flattened. */
 #define FIELDS(X, Y)                                               \
@@ -146,7 +149,23 @@
   X(btrfs_dir_item, transid)                                       \
   X(btrfs_dir_item, data_len)                                      \
   X(btrfs_dir_item, name_len)                                      \
-  X(btrfs_dir_item, type)
+  X(btrfs_dir_item, type)                                          \
+  X(loop_info64, lo_device)                                        \
+  X(loop_info64, lo_inode)                                         \
+  X(loop_info64, lo_rdevice)                                       \
+  X(loop_info64, lo_offset)                                        \
+  X(loop_info64, lo_sizelimit)                                     \
+  X(loop_info64, lo_number)                                        \
+  X(loop_info64, lo_encrypt_type)                                  \
+  X(loop_info64, lo_encrypt_key_size)                              \
+  X(loop_info64, lo_flags)                                         \
+  X(loop_info64, lo_file_name)                                     \
+  X(loop_info64, lo_crypt_name)                                    \
+  X(loop_info64, lo_encrypt_key)                                   \
+  X(loop_info64, lo_init)                                          \
+  X(loop_config, fd)                                               \
+  X(loop_config, block_size)                                       \
+  X(loop_config, info)
 
 /* Named values: V(NAME) prints a header macro; D(NAME, expr) a value the TS side derives. */
 #define VALUES(V, D)                                                                                  \
@@ -173,6 +192,49 @@
   V(BTRFS_IOC_SNAP_DESTROY_V2)                                                                        \
   V(BTRFS_IOC_TREE_SEARCH)                                                                            \
   V(BTRFS_IOC_TREE_SEARCH_V2)                                                                         \
+  /* loop devices, btrfs-control, mount(2) */                                                         \
+  V(BTRFS_IOC_SCAN_DEV)                                                                               \
+  V(BTRFS_IOC_FORGET_DEV)                                                                             \
+  V(BTRFS_IOC_DEVICES_READY)                                                                          \
+  V(LOOP_SET_FD)                                                                                      \
+  V(LOOP_CLR_FD)                                                                                      \
+  V(LOOP_SET_STATUS64)                                                                                \
+  V(LOOP_GET_STATUS64)                                                                                \
+  V(LOOP_CONFIGURE)                                                                                   \
+  V(LOOP_CTL_ADD)                                                                                     \
+  V(LOOP_CTL_REMOVE)                                                                                  \
+  V(LOOP_CTL_GET_FREE)                                                                                \
+  V(LO_FLAGS_READ_ONLY)                                                                               \
+  V(LO_FLAGS_AUTOCLEAR)                                                                               \
+  V(LO_FLAGS_PARTSCAN)                                                                                \
+  V(LO_FLAGS_DIRECT_IO)                                                                               \
+  V(LO_NAME_SIZE)                                                                                     \
+  V(MS_RDONLY)                                                                                        \
+  V(MS_NOSUID)                                                                                        \
+  V(MS_NODEV)                                                                                         \
+  V(MS_NOEXEC)                                                                                        \
+  V(MS_SYNCHRONOUS)                                                                                   \
+  V(MS_REMOUNT)                                                                                       \
+  V(MS_MANDLOCK)                                                                                      \
+  V(MS_DIRSYNC)                                                                                       \
+  V(MS_NOSYMFOLLOW)                                                                                   \
+  V(MS_NOATIME)                                                                                       \
+  V(MS_NODIRATIME)                                                                                    \
+  V(MS_BIND)                                                                                          \
+  V(MS_MOVE)                                                                                          \
+  V(MS_REC)                                                                                           \
+  V(MS_SILENT)                                                                                        \
+  V(MS_UNBINDABLE)                                                                                    \
+  V(MS_PRIVATE)                                                                                       \
+  V(MS_SLAVE)                                                                                         \
+  V(MS_SHARED)                                                                                        \
+  V(MS_RELATIME)                                                                                      \
+  V(MS_STRICTATIME)                                                                                   \
+  V(MS_LAZYTIME)                                                                                      \
+  V(MNT_FORCE)                                                                                        \
+  V(MNT_DETACH)                                                                                       \
+  V(MNT_EXPIRE)                                                                                       \
+  V(UMOUNT_NOFOLLOW)                                                                                  \
   /* constants */                                                                                     \
   V(BTRFS_IOCTL_MAGIC)                                                                                \
   V(BTRFS_SUPER_MAGIC)                                                                                \
