@@ -4,7 +4,7 @@
  * libbtrfsutil's vocabulary. Bad arguments are `TypeError`/`RangeError` with Node's `ERR_*` codes.
  * @module
  */
-import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
+import { getSystemErrorMap, inspect } from 'node:util';
 
 /**
  * Why a btrfs operation failed: libbtrfsutil's classification (`enum btrfs_util_error`), carried on
@@ -163,17 +163,38 @@ export class BtrfsError extends Error {
   }
 }
 
-/** The errno name and description Node uses (`-25` gives `['ENOTTY', 'inappropriate ioctl for device']`). */
+/**
+ * Errnos that libuv (and so Node's error map) does not name, with their Linux (asm-generic)
+ * numbers: btrfs and loop devices return several of them (ENOTBLK from mount or SCAN_DEV on a file,
+ * EDQUOT past a qgroup limit, EINPROGRESS from a second quota rescan, EUCLEAN from a corrupt tree).
+ */
+const EXTRA_ERRNOS: Record<number, [code: string, text: string]> = {
+  8: ['ENOEXEC', 'exec format error'],
+  10: ['ECHILD', 'no child processes'],
+  15: ['ENOTBLK', 'block device required'],
+  33: ['EDOM', 'numerical argument out of domain'],
+  35: ['EDEADLK', 'resource deadlock avoided'],
+  37: ['ENOLCK', 'no locks available'],
+  42: ['ENOMSG', 'no message of desired type'],
+  43: ['EIDRM', 'identifier removed'],
+  61: ['ENODATA', 'no data available'],
+  62: ['ETIME', 'timer expired'],
+  74: ['EBADMSG', 'bad message'],
+  102: ['ENETRESET', 'network dropped connection on reset'],
+  115: ['EINPROGRESS', 'operation now in progress'],
+  116: ['ESTALE', 'stale file handle'],
+  117: ['EUCLEAN', 'structure needs cleaning'],
+  121: ['EREMOTEIO', 'remote I/O error'],
+  122: ['EDQUOT', 'disk quota exceeded'],
+  123: ['ENOMEDIUM', 'no medium found'],
+  124: ['EMEDIUMTYPE', 'wrong medium type'],
+};
+
+/** The errno name and description, as Node gives them (`-25` gives `['ENOTTY', 'inappropriate ioctl for device']`). */
 export function errnoText(errno: number): [code: string, text: string] {
-  const entry = getSystemErrorMap().get(errno);
+  const entry = getSystemErrorMap().get(errno) ?? EXTRA_ERRNOS[-errno];
   if (entry) return entry;
-  let code = `Unknown system error ${errno}`;
-  try {
-    code = getSystemErrorName(errno);
-  } catch {
-    // keep the generic text
-  }
-  return [code, 'unknown error'];
+  return [`E${-errno}`, `unknown error ${-errno}`];
 }
 
 /**

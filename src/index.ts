@@ -52,3 +52,38 @@ export {
 } from './subvolume';
 export { startSync, startSyncSync, sync, syncSync, waitSync, waitSyncSync } from './sync';
 export type { HasFd, Id, PathLike, PathOrFd } from './validate';
+export {
+  MountFlags,
+  UmountFlags,
+  mount,
+  mountData,
+  mountSync,
+  umount,
+  umountSync,
+  type MountDataObject,
+  type MountFlag,
+  type MountOptions,
+  type UmountFlag,
+  type UmountOptions,
+} from './mount';
+export {
+  LoopDevice,
+  attachLoopDevice,
+  attachLoopDeviceSync,
+  detachLoopDevice,
+  detachLoopDeviceSync,
+  loopDevices,
+  loopDevicesSync,
+  type AttachLoopOptions,
+  type LoopDeviceInfo,
+  type LoopDeviceRef,
+} from './loop';
+export {
+  BTRFS_CONTROL,
+  forgetDevice,
+  forgetDeviceSync,
+  isDeviceReady,
+  isDeviceReadySync,
+  scanDevice,
+  scanDeviceSync,
+} from './device';

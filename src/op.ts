@@ -24,8 +24,15 @@ export type Step =
   | { op: 'stat'; path: string }
   | { op: 'fstat'; fd: number }
   | { op: 'rmdir'; path: string }
+  | { op: 'readdir'; path: string }
+  | { op: 'readFile'; path: string }
   | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
   | { op: 'umount2'; target: string; flags: number };
+
+/** Result of a readdir step: the names, or -errno. */
+export type ReaddirResult = string[] | number;
+/** Result of a readFile step (UTF-8 text), or -errno. */
+export type ReadFileResult = string | number;
 
 /** What a stat step returns: the fields the library uses. */
 export interface StatResult {
@@ -69,6 +76,10 @@ function execSync(step: Step): unknown {
       case 'rmdir':
         fs.rmdirSync(step.path);
         return 0;
+      case 'readdir':
+        return fs.readdirSync(step.path);
+      case 'readFile':
+        return fs.readFileSync(step.path, 'utf8');
       case 'mount':
         return native().mount(step.source, step.target, step.fstype, step.flags, step.data);
       case 'umount2':
@@ -100,6 +111,10 @@ function execAsync(step: Step): Promise<unknown> {
         return fs.fstat(step.fd, callback<fs.Stats>(resolve, statResult));
       case 'rmdir':
         return fs.rmdir(step.path, callback(resolve, () => 0));
+      case 'readdir':
+        return fs.readdir(step.path, callback(resolve));
+      case 'readFile':
+        return fs.readFile(step.path, 'utf8', callback(resolve));
       case 'mount':
         return resolve(native().mountAsync(step.source, step.target, step.fstype, step.flags, step.data, dedicatedThreads()));
       case 'umount2':

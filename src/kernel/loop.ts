@@ -46,6 +46,7 @@ export const LOOP_SET_FD = _IO(L, 0x00);
 export const LOOP_CLR_FD = _IO(L, 0x01);
 export const LOOP_SET_STATUS64 = _IO(L, 0x04);
 export const LOOP_GET_STATUS64 = _IO(L, 0x05);
+export const LOOP_SET_DIRECT_IO = _IO(L, 0x08);
 export const LOOP_CONFIGURE = _IO(L, 0x0a);
 export const LOOP_CTL_ADD = _IO(L, 0x80);
 export const LOOP_CTL_REMOVE = _IO(L, 0x81);

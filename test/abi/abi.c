@@ -40,6 +40,14 @@
   X(btrfs_root_item)                          \
   X(btrfs_root_ref)                           \
   X(btrfs_dir_item)                           \
+  X(btrfs_ioctl_quota_ctl_args)               \
+  X(btrfs_ioctl_quota_rescan_args)            \
+  X(btrfs_ioctl_qgroup_create_args)           \
+  X(btrfs_ioctl_qgroup_assign_args)           \
+  X(btrfs_ioctl_qgroup_limit_args)            \
+  X(btrfs_qgroup_status_item)                 \
+  X(btrfs_qgroup_info_item)                   \
+  X(btrfs_qgroup_limit_item)                  \
   X(loop_info64)                              \
   X(loop_config)
 
@@ -150,6 +158,32 @@
   X(btrfs_dir_item, data_len)                                      \
   X(btrfs_dir_item, name_len)                                      \
   X(btrfs_dir_item, type)                                          \
+  X(btrfs_ioctl_quota_ctl_args, cmd)                               \
+  X(btrfs_ioctl_quota_ctl_args, status)                            \
+  X(btrfs_ioctl_quota_rescan_args, flags)                          \
+  X(btrfs_ioctl_quota_rescan_args, progress)                       \
+  X(btrfs_ioctl_quota_rescan_args, reserved)                       \
+  X(btrfs_ioctl_qgroup_create_args, create)                        \
+  X(btrfs_ioctl_qgroup_create_args, qgroupid)                      \
+  X(btrfs_ioctl_qgroup_assign_args, assign)                        \
+  X(btrfs_ioctl_qgroup_assign_args, src)                           \
+  X(btrfs_ioctl_qgroup_assign_args, dst)                           \
+  X(btrfs_ioctl_qgroup_limit_args, qgroupid)                       \
+  X(btrfs_ioctl_qgroup_limit_args, lim)                            \
+  X(btrfs_qgroup_status_item, version)                             \
+  X(btrfs_qgroup_status_item, generation)                          \
+  X(btrfs_qgroup_status_item, flags)                               \
+  X(btrfs_qgroup_status_item, rescan)                              \
+  X(btrfs_qgroup_info_item, generation)                            \
+  X(btrfs_qgroup_info_item, rfer)                                  \
+  X(btrfs_qgroup_info_item, rfer_cmpr)                             \
+  X(btrfs_qgroup_info_item, excl)                                  \
+  X(btrfs_qgroup_info_item, excl_cmpr)                             \
+  X(btrfs_qgroup_limit_item, flags)                                \
+  X(btrfs_qgroup_limit_item, max_rfer)                             \
+  X(btrfs_qgroup_limit_item, max_excl)                             \
+  X(btrfs_qgroup_limit_item, rsv_rfer)                             \
+  X(btrfs_qgroup_limit_item, rsv_excl)                             \
   X(loop_info64, lo_device)                                        \
   X(loop_info64, lo_inode)                                         \
   X(loop_info64, lo_rdevice)                                       \
@@ -192,6 +226,13 @@
   V(BTRFS_IOC_SNAP_DESTROY_V2)                                                                        \
   V(BTRFS_IOC_TREE_SEARCH)                                                                            \
   V(BTRFS_IOC_TREE_SEARCH_V2)                                                                         \
+  V(BTRFS_IOC_QUOTA_CTL)                                                                              \
+  V(BTRFS_IOC_QGROUP_ASSIGN)                                                                          \
+  V(BTRFS_IOC_QGROUP_CREATE)                                                                          \
+  V(BTRFS_IOC_QGROUP_LIMIT)                                                                           \
+  V(BTRFS_IOC_QUOTA_RESCAN)                                                                           \
+  V(BTRFS_IOC_QUOTA_RESCAN_STATUS)                                                                    \
+  V(BTRFS_IOC_QUOTA_RESCAN_WAIT)                                                                      \
   /* loop devices, btrfs-control, mount(2) */                                                         \
   V(BTRFS_IOC_SCAN_DEV)                                                                               \
   V(BTRFS_IOC_FORGET_DEV)                                                                             \
@@ -200,6 +241,7 @@
   V(LOOP_CLR_FD)                                                                                      \
   V(LOOP_SET_STATUS64)                                                                                \
   V(LOOP_GET_STATUS64)                                                                                \
+  V(LOOP_SET_DIRECT_IO)                                                                               \
   V(LOOP_CONFIGURE)                                                                                   \
   V(LOOP_CTL_ADD)                                                                                     \
   V(LOOP_CTL_REMOVE)                                                                                  \
@@ -272,6 +314,19 @@
   V(BTRFS_QGROUP_LIMIT_KEY)                                                                           \
   V(BTRFS_QGROUP_RELATION_KEY)                                                                        \
   V(BTRFS_QGROUP_LEVEL_SHIFT)                                                                         \
+  V(BTRFS_QUOTA_CTL_ENABLE)                                                                           \
+  V(BTRFS_QUOTA_CTL_DISABLE)                                                                          \
+  V(BTRFS_QUOTA_CTL_RESCAN__NOTUSED)                                                                  \
+  V(BTRFS_QGROUP_STATUS_FLAG_ON)                                                                      \
+  V(BTRFS_QGROUP_STATUS_FLAG_RESCAN)                                                                  \
+  V(BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT)                                                            \
+  V(BTRFS_QGROUP_STATUS_VERSION)                                                                      \
+  V(BTRFS_QGROUP_LIMIT_MAX_RFER)                                                                      \
+  V(BTRFS_QGROUP_LIMIT_MAX_EXCL)                                                                      \
+  V(BTRFS_QGROUP_LIMIT_RSV_RFER)                                                                      \
+  V(BTRFS_QGROUP_LIMIT_RSV_EXCL)                                                                      \
+  V(BTRFS_QGROUP_LIMIT_RFER_CMPR)                                                                     \
+  V(BTRFS_QGROUP_LIMIT_EXCL_CMPR)                                                                     \
   /* values src/kernel derives from layouts it does not spell out field by field */                  \
   D(ROOTREF_OFFSET, offsetof(struct btrfs_ioctl_get_subvol_rootref_args, rootref))                    \
   D(ROOTREF_SIZE, sizeof(((struct btrfs_ioctl_get_subvol_rootref_args *)0)->rootref[0]))              \

@@ -4,7 +4,7 @@
  * `cleanup()` even when a test fails; the sweep in `process.on('exit')` is the last resort.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, closeSync, openSync, ftruncateSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, closeSync, openSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -97,7 +97,112 @@ function teardown(s: Scratch): void {
   rmSync(s.dir, { recursive: true, force: true });
 }
 
+export interface ScratchImages {
+  /** Temp directory holding everything; removed by cleanup(). */
+  dir: string;
+  /** Image files, formatted by mkfs.btrfs unless `mkfs: false`. */
+  images: string[];
+  /** An empty directory to mount on. */
+  mnt: string;
+  /** Unmounts everything below `dir`, detaches every loop device backed by a file in it, removes it. */
+  cleanup(): void;
+}
+
+/**
+ * Image files (not attached, not mounted) for tests of mount and loop devices themselves. With
+ * `devices` > 1 and `mkfs` true, the images are attached to loop devices and formatted as one
+ * multi-device btrfs (then detached again): the returned images hold a filesystem spanning them all.
+ */
+export function scratchImages(options: { count?: number; size?: number; mkfs?: string[] | false } = {}): ScratchImages {
+  const dir = mkdtempSync(join(tmpdir(), 'btrfs-img-'));
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  const images = Array.from({ length: options.count ?? 1 }, (_, i) => join(dir, `disk${i}.img`));
+  const result: ScratchImages = {
+    dir,
+    images,
+    mnt,
+    cleanup() {
+      sweep(dir);
+    },
+  };
+  sweeps.add(dir);
+  try {
+    for (const image of images) {
+      const fd = openSync(image, 'w');
+      ftruncateSync(fd, options.size ?? 512 * 1024 ** 2);
+      closeSync(fd);
+    }
+    if (options.mkfs !== false) {
+      if (images.length === 1) run('mkfs.btrfs', ['-q', '-f', ...(options.mkfs ?? []), images[0]!]);
+      else {
+        const loops = images.map((image) => run('losetup', ['--find', '--show', image]).trim());
+        try {
+          run('mkfs.btrfs', ['-q', '-f', ...(options.mkfs ?? []), ...loops]);
+        } finally {
+          for (const loop of loops) run('losetup', ['-d', loop]);
+        }
+      }
+    }
+  } catch (error) {
+    result.cleanup();
+    throw error;
+  }
+  return result;
+}
+
+const sweeps = new Set<string>();
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsBelow(dir: string): string[] {
+  const targets = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((t): t is string => !!t && (t === dir || t.startsWith(`${dir}/`)));
+  return [...new Set(targets)].sort((a, b) => b.length - a.length);
+}
+
+/** Loop devices whose backing file is below `dir` (from sysfs, as losetup reads it). */
+export function loopsBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync('/sys/block')) {
+    if (!/^loop\d+$/.test(name)) continue;
+    let backing = '';
+    try {
+      backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (backing.startsWith(`${dir}/`)) out.push(`/dev/${name}`);
+  }
+  return out;
+}
+
+function sweep(dir: string): void {
+  sweeps.delete(dir);
+  for (let i = 0; i < 50; i++) {
+    const mounts = mountsBelow(dir);
+    if (mounts.length === 0) break;
+    for (const target of mounts) {
+      try {
+        run('umount', [i < 40 ? target : '-l', ...(i < 40 ? [] : [target])]);
+      } catch {
+        execFileSync('sleep', ['0.1']);
+      }
+    }
+  }
+  for (const loop of loopsBelow(dir)) {
+    try {
+      run('losetup', ['-d', loop]);
+    } catch {
+      // released meanwhile
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 process.on('exit', () => {
+  for (const dir of [...sweeps]) sweep(dir);
   for (const s of [...live]) s.cleanup();
 });
 

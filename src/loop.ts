@@ -1,0 +1,349 @@
+/**
+ * Loop devices, so an image file can be mounted: attach (LOOP_CTL_GET_FREE + LOOP_CONFIGURE, or
+ * LOOP_SET_FD + LOOP_SET_STATUS64 on kernels before 5.8), detach (LOOP_CLR_FD), and a listing read
+ * from sysfs. Needs root (the device nodes are 0600 root).
+ * @module
+ */
+import * as fs from 'node:fs';
+import { resolve } from 'node:path';
+import { argTypeError, argValueError, rangeError, type StepContext, sysError } from './errors';
+import { legacyIoctls } from './features';
+import {
+  LO_FLAGS_AUTOCLEAR,
+  LO_FLAGS_DIRECT_IO,
+  LO_FLAGS_PARTSCAN,
+  LO_NAME_SIZE,
+  LOOP_CLR_FD,
+  LOOP_CONFIGURE,
+  LOOP_CTL_GET_FREE,
+  LOOP_SET_DIRECT_IO,
+  LOOP_SET_FD,
+  LOOP_SET_STATUS64,
+  loop_config,
+  loop_info64,
+} from './kernel/loop';
+import { close, ioctl, type Op, open, type ReaddirResult, type ReadFileResult, runAsync, runSync } from './op';
+import { checkBoolean, checkOptions, checkPath, type PathLike } from './validate';
+
+const { O_RDONLY, O_RDWR } = fs.constants;
+const EBUSY = -16;
+const EINVAL = -22;
+const ENOTTY = -25;
+const ENOENT = -2;
+/** How often to ask for another free device when other processes keep taking the one we were given. */
+const ATTACH_ATTEMPTS = 64;
+
+/** Options for {@link attachLoopDevice}. */
+export interface AttachLoopOptions {
+  /** Attach read-only (the backing file is opened O_RDONLY). Default false. */
+  readOnly?: boolean;
+  /** Byte offset of the device's start in the file. Default 0. */
+  offset?: number;
+  /** Size of the device in bytes; 0 or omitted: to the end of the file. */
+  sizeLimit?: number;
+  /**
+   * Release the device automatically when its last user goes away (unmount, close). The returned
+   * handle holds the device open until {@link LoopDevice.close}, since an autoclear device with no
+   * user at all is released at once. Default false.
+   */
+  autoclear?: boolean;
+  /** Use direct I/O on the backing file (no double caching). Default false. */
+  directIo?: boolean;
+  /** Scan the device for partitions. Default false. */
+  partscan?: boolean;
+}
+
+/** A loop device as the kernel reports it in sysfs. */
+export interface LoopDeviceInfo {
+  /** Device node, `/dev/loopN`. */
+  path: string;
+  /** N. */
+  number: number;
+  /** The backing file's path (sysfs `backing_file`; may end in " (deleted)"). */
+  backingFile: string;
+  offset: number;
+  sizeLimit: number;
+  autoclear: boolean;
+  readOnly: boolean;
+  directIo: boolean;
+  partscan: boolean;
+}
+
+/**
+ * An attached loop device. For an autoclear device it holds a descriptor on the device until
+ * {@link close}, after which the kernel releases the device as soon as nothing else uses it.
+ */
+export class LoopDevice {
+  /** @internal */
+  constructor(
+    /** Device node, `/dev/loopN`. */
+    readonly path: string,
+    /** N. */
+    readonly number: number,
+    /** The file behind it (as given, made absolute). */
+    readonly backingFile: string,
+    /** The descriptor held open (autoclear only), or null. */
+    public fd: number | null,
+  ) {}
+
+  /** Lets go of the held descriptor (autoclear devices are then released when unused). Idempotent. */
+  async close(): Promise<void> {
+    const fd = this.fd;
+    this.fd = null;
+    if (fd !== null) await new Promise<void>((done) => fs.close(fd, () => done()));
+  }
+
+  /** Synchronous form of {@link close}. */
+  closeSync(): void {
+    const fd = this.fd;
+    this.fd = null;
+    if (fd !== null) fs.closeSync(fd);
+  }
+
+  /** Detaches the device (and closes the held descriptor). */
+  async detach(): Promise<void> {
+    await this.close();
+    await detachLoopDevice(this.path);
+  }
+
+  /** Synchronous form of {@link detach}. */
+  detachSync(): void {
+    this.closeSync();
+    detachLoopDeviceSync(this.path);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.closeSync();
+  }
+
+  toJSON(): { path: string; number: number; backingFile: string } {
+    return { path: this.path, number: this.number, backingFile: this.backingFile };
+  }
+}
+
+interface AttachPlan {
+  file: string;
+  readOnly: boolean;
+  offset: bigint;
+  sizeLimit: bigint;
+  flags: number;
+  directIo: boolean;
+  autoclear: boolean;
+}
+
+function checkSize(value: unknown, name: string): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value !== 'number') throw argTypeError(name, 'of type number', value);
+  if (!Number.isSafeInteger(value) || value < 0) throw rangeError(name, 'a non-negative safe integer', value);
+  return BigInt(value);
+}
+
+function checkAttach(file: unknown, options: unknown): AttachPlan {
+  const path = resolve(checkPath(file, 'file'));
+  const opts = checkOptions<AttachLoopOptions>(options);
+  const autoclear = checkBoolean(opts.autoclear, 'options.autoclear', false);
+  const partscan = checkBoolean(opts.partscan, 'options.partscan', false);
+  const directIo = checkBoolean(opts.directIo, 'options.directIo', false);
+  return {
+    file: path,
+    readOnly: checkBoolean(opts.readOnly, 'options.readOnly', false),
+    offset: checkSize(opts.offset, 'options.offset'),
+    sizeLimit: checkSize(opts.sizeLimit, 'options.sizeLimit'),
+    // READ_ONLY is not set here: a backing descriptor opened O_RDONLY makes the device read-only.
+    flags: (autoclear ? LO_FLAGS_AUTOCLEAR : 0) | (partscan ? LO_FLAGS_PARTSCAN : 0) | (directIo ? LO_FLAGS_DIRECT_IO : 0),
+    directIo,
+    autoclear,
+  };
+}
+
+/** The lo_file_name label: the path, cut to fit (sysfs keeps the real one). */
+function label(path: string): string {
+  let name = path;
+  while (Buffer.byteLength(name) >= LO_NAME_SIZE) name = name.slice(1);
+  return name;
+}
+
+/** Binds `lfd` to `backing`; returns 0, or EBUSY when someone else took the device first. */
+function* bind(lfd: number, backing: number, plan: AttachPlan, ctx: StepContext): Op<number> {
+  const info = { lo_offset: plan.offset, lo_sizelimit: plan.sizeLimit, lo_file_name: label(plan.file) };
+  if (!legacyIoctls()) {
+    const config = loop_config.encode({ fd: backing });
+    loop_info64.write(config, { ...info, lo_flags: plan.flags }, loop_config.fields.info.offset);
+    const result = yield* ioctl(lfd, LOOP_CONFIGURE, config, ctx, { name: 'LOOP_CONFIGURE', allow: [EBUSY, EINVAL, ENOTTY] });
+    if (result === 0 || result === EBUSY) return result;
+    // Before 5.8 the loop driver answers EINVAL to the unknown LOOP_CONFIGURE; real EINVALs
+    // (a bad offset, say) come back from the older ioctls below too.
+  }
+  const set = yield* ioctl(lfd, LOOP_SET_FD, backing, ctx, { name: 'LOOP_SET_FD', allow: [EBUSY] });
+  if (set === EBUSY) return EBUSY;
+  try {
+    const status = loop_info64.encode({ ...info, lo_flags: plan.flags & ~LO_FLAGS_DIRECT_IO });
+    yield* ioctl(lfd, LOOP_SET_STATUS64, status, ctx, { name: 'LOOP_SET_STATUS64' });
+    if (plan.directIo) yield* ioctl(lfd, LOOP_SET_DIRECT_IO, 1, ctx, { name: 'LOOP_SET_DIRECT_IO' });
+  } catch (error) {
+    // Nothing half-done: unbind what SET_FD bound before reporting the failure.
+    yield { op: 'ioctl', fd: lfd, request: LOOP_CLR_FD, arg: 0, patches: null, blocking: false };
+    throw error;
+  }
+  return 0;
+}
+
+function* attachOp(plan: AttachPlan): Op<LoopDevice> {
+  const ctx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path: plan.file };
+  const backing = yield* open(plan.file, plan.readOnly ? O_RDONLY : O_RDWR, ctx);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const controlCtx: StepContext = { ...ctx, kind: 'LOOP_CONTROL_FAILED', path: '/dev/loop-control' };
+      const control = yield* open('/dev/loop-control', O_RDWR, controlCtx);
+      let number: number;
+      try {
+        number = yield* ioctl(control, LOOP_CTL_GET_FREE, null, controlCtx, { name: 'LOOP_CTL_GET_FREE' });
+      } finally {
+        yield* close(control);
+      }
+      const path = `/dev/loop${number}`;
+      const lfd: number = yield { op: 'open', path, flags: O_RDWR };
+      if (lfd < 0) {
+        // The node of a device just created may not be there yet; another free one will do.
+        if (lfd === ENOENT && attempt < ATTACH_ATTEMPTS) continue;
+        throw sysError(lfd, 'open', { ...ctx, kind: 'OPEN_FAILED', path });
+      }
+      let keep = false;
+      try {
+        // GET_FREE reserves nothing: another process may bind the same device first (EBUSY). Ask again.
+        const result = yield* bind(lfd, backing, plan, { ...ctx, path });
+        if (result === EBUSY) {
+          if (attempt < ATTACH_ATTEMPTS) continue;
+          throw sysError(EBUSY, 'ioctl', { ...ctx, path }, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
+        }
+        keep = plan.autoclear;
+        return new LoopDevice(path, number, plan.file, keep ? lfd : null);
+      } finally {
+        if (!keep) yield* close(lfd);
+      }
+    }
+  } finally {
+    yield* close(backing);
+  }
+}
+
+/**
+ * Attaches `file` to a free loop device. Needs root. Like `losetup --find --show FILE`.
+ * @param file the backing file (an image)
+ * @returns the device; with `autoclear`, close it once the device is in use (mounted)
+ * @throws BtrfsError OPEN_FAILED (the file, or EACCES on /dev/loop-control without root),
+ *   LOOP_CONTROL_FAILED, LOOP_CONFIGURE_FAILED (EINVAL for a bad offset); RangeError/TypeError for
+ *   bad options
+ * @example
+ * ```ts
+ * const loop = await attachLoopDevice('/var/tmp/disk.img');
+ * console.log(loop.path); // '/dev/loop3'
+ * await loop.detach();
+ * ```
+ */
+export async function attachLoopDevice(file: PathLike, options?: AttachLoopOptions): Promise<LoopDevice> {
+  return runAsync(attachOp(checkAttach(file, options)));
+}
+/** Synchronous form of {@link attachLoopDevice}. @example `const loop = attachLoopDeviceSync('/var/tmp/disk.img')` */
+export function attachLoopDeviceSync(file: PathLike, options?: AttachLoopOptions): LoopDevice {
+  return runSync(attachOp(checkAttach(file, options)));
+}
+
+/** A loop device given as '/dev/loopN', N, or a LoopDevice. */
+export type LoopDeviceRef = string | number | LoopDevice | { path: string };
+
+function checkLoopRef(device: unknown): string {
+  if (typeof device === 'number') {
+    if (!Number.isInteger(device) || device < 0 || device > 0xfffff) throw rangeError('device', 'a loop device number >= 0', device);
+    return `/dev/loop${device}`;
+  }
+  if (device !== null && typeof device === 'object' && typeof (device as { path?: unknown }).path === 'string') {
+    return checkPath((device as { path: string }).path, 'device.path');
+  }
+  if (typeof device !== 'string') throw argTypeError('device', "a loop device path ('/dev/loopN'), its number, or a LoopDevice", device);
+  const path = checkPath(device, 'device');
+  if (!/^\/dev\/loop\d+$/.test(path)) throw argValueError('device', "must be a loop device path like '/dev/loop3'", device);
+  return path;
+}
+
+function* detachOp(path: string): Op<void> {
+  const ctx: StepContext = { operation: 'detachLoopDevice', kind: 'LOOP_CLEAR_FAILED', path };
+  const fd = yield* open(path, O_RDONLY, ctx);
+  try {
+    // A device still mounted or open elsewhere becomes autoclear: released when its last user goes.
+    yield* ioctl(fd, LOOP_CLR_FD, 0, ctx, { name: 'LOOP_CLR_FD' });
+  } finally {
+    yield* close(fd);
+  }
+}
+
+/**
+ * Detaches a loop device from its file. If the device is still in use (mounted, open), the kernel
+ * releases it when the last user goes away. Needs root. Like `losetup -d`.
+ * @throws BtrfsError LOOP_CLEAR_FAILED (ENXIO when not attached), OPEN_FAILED
+ * @example
+ * ```ts
+ * await detachLoopDevice('/dev/loop3');
+ * ```
+ */
+export async function detachLoopDevice(device: LoopDeviceRef): Promise<void> {
+  return runAsync(detachOp(checkLoopRef(device)));
+}
+/** Synchronous form of {@link detachLoopDevice}. @example `detachLoopDeviceSync(3)` */
+export function detachLoopDeviceSync(device: LoopDeviceRef): void {
+  runSync(detachOp(checkLoopRef(device)));
+}
+
+function* readSys(path: string): Op<string | null> {
+  const text: ReadFileResult = yield { op: 'readFile', path };
+  return typeof text === 'number' ? null : text.trim();
+}
+
+function* listOp(): Op<LoopDeviceInfo[]> {
+  const names: ReaddirResult = yield { op: 'readdir', path: '/sys/block' };
+  if (typeof names === 'number') throw sysError(names, 'scandir', { operation: 'loopDevices', kind: 'OPEN_FAILED', path: '/sys/block' });
+  const out: LoopDeviceInfo[] = [];
+  for (const name of names) {
+    const match = /^loop(\d+)$/.exec(name);
+    if (!match) continue;
+    const base = `/sys/block/${name}`;
+    // The loop/ directory exists only while the device is bound.
+    const backingFile = yield* readSys(`${base}/loop/backing_file`);
+    if (backingFile === null) continue;
+    const flag = function* (file: string) {
+      return (yield* readSys(file)) === '1';
+    };
+    out.push({
+      path: `/dev/${name}`,
+      number: Number(match[1]),
+      backingFile,
+      offset: Number((yield* readSys(`${base}/loop/offset`)) ?? 0),
+      sizeLimit: Number((yield* readSys(`${base}/loop/sizelimit`)) ?? 0),
+      autoclear: yield* flag(`${base}/loop/autoclear`),
+      readOnly: yield* flag(`${base}/ro`),
+      directIo: yield* flag(`${base}/loop/dio`),
+      partscan: yield* flag(`${base}/loop/partscan`),
+    });
+  }
+  return out.sort((a, b) => a.number - b.number);
+}
+
+/**
+ * Every attached loop device with its backing file, read from sysfs. No privilege needed.
+ * Like `losetup --list`.
+ * @example
+ * ```ts
+ * for (const loop of await loopDevices()) console.log(loop.path, loop.backingFile);
+ * ```
+ */
+export async function loopDevices(): Promise<LoopDeviceInfo[]> {
+  return runAsync(listOp());
+}
+/** Synchronous form of {@link loopDevices}. @example `loopDevicesSync().length` */
+export function loopDevicesSync(): LoopDeviceInfo[] {
+  return runSync(listOp());
+}
