@@ -27,7 +27,7 @@ function* controlIoctl(request: number, requestName: string, name: string, ctx: 
   const fd = yield* open(BTRFS_CONTROL, fs.constants.O_RDWR, { ...ctx, path: BTRFS_CONTROL });
   try {
     // Validation ran first; the kernel reads the path and answers in the return value (DEVICES_READY).
-    return yield* ioctl(fd, request, btrfs_ioctl_vol_args.encode({ name }), ctx, { name: requestName });
+    return yield* ioctl(fd, request, btrfs_ioctl_vol_args.encode({ name }), ctx, { name: requestName, onBtrfs: false });
   } finally {
     yield* close(fd);
   }

@@ -173,17 +173,17 @@ function* bind(lfd: number, backing: number, plan: AttachPlan, ctx: StepContext)
   if (!legacyIoctls()) {
     const config = loop_config.encode({ fd: backing });
     loop_info64.write(config, { ...info, lo_flags: plan.flags }, loop_config.fields.info.offset);
-    const result = yield* ioctl(lfd, LOOP_CONFIGURE, config, ctx, { name: 'LOOP_CONFIGURE', allow: [EBUSY, EINVAL, ENOTTY] });
+    const result = yield* ioctl(lfd, LOOP_CONFIGURE, config, ctx, { onBtrfs: false, name: 'LOOP_CONFIGURE', allow: [EBUSY, EINVAL, ENOTTY] });
     if (result === 0 || result === EBUSY) return result;
     // Before 5.8 the loop driver answers EINVAL to the unknown LOOP_CONFIGURE; real EINVALs
     // (a bad offset, say) come back from the older ioctls below too.
   }
-  const set = yield* ioctl(lfd, LOOP_SET_FD, backing, ctx, { name: 'LOOP_SET_FD', allow: [EBUSY] });
+  const set = yield* ioctl(lfd, LOOP_SET_FD, backing, ctx, { onBtrfs: false, name: 'LOOP_SET_FD', allow: [EBUSY] });
   if (set === EBUSY) return EBUSY;
   try {
     const status = loop_info64.encode({ ...info, lo_flags: plan.flags & ~LO_FLAGS_DIRECT_IO });
     yield* ioctl(lfd, LOOP_SET_STATUS64, status, ctx, { name: 'LOOP_SET_STATUS64' });
-    if (plan.directIo) yield* ioctl(lfd, LOOP_SET_DIRECT_IO, 1, ctx, { name: 'LOOP_SET_DIRECT_IO' });
+    if (plan.directIo) yield* ioctl(lfd, LOOP_SET_DIRECT_IO, 1, ctx, { onBtrfs: false, name: 'LOOP_SET_DIRECT_IO' });
   } catch (error) {
     // Nothing half-done: unbind what SET_FD bound before reporting the failure.
     yield { op: 'ioctl', fd: lfd, request: LOOP_CLR_FD, arg: 0, patches: null, blocking: false };
@@ -201,7 +201,7 @@ function* attachOp(plan: AttachPlan): Op<LoopDevice> {
       const control = yield* open('/dev/loop-control', O_RDWR, controlCtx);
       let number: number;
       try {
-        number = yield* ioctl(control, LOOP_CTL_GET_FREE, null, controlCtx, { name: 'LOOP_CTL_GET_FREE' });
+        number = yield* ioctl(control, LOOP_CTL_GET_FREE, null, controlCtx, { onBtrfs: false, name: 'LOOP_CTL_GET_FREE' });
       } finally {
         yield* close(control);
       }
@@ -275,7 +275,7 @@ function* detachOp(path: string): Op<void> {
   const fd = yield* open(path, O_RDONLY, ctx);
   try {
     // A device still mounted or open elsewhere becomes autoclear: released when its last user goes.
-    yield* ioctl(fd, LOOP_CLR_FD, 0, ctx, { name: 'LOOP_CLR_FD' });
+    yield* ioctl(fd, LOOP_CLR_FD, 0, ctx, { onBtrfs: false, name: 'LOOP_CLR_FD' });
   } finally {
     yield* close(fd);
   }

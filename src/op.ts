@@ -186,6 +186,11 @@ export interface IoctlOptions {
   allow?: readonly number[];
   /** The call needs a subvolume root: EINVAL on anything else becomes NOT_SUBVOLUME. */
   needsSubvolume?: boolean;
+  /**
+   * False for ioctls on device nodes (/dev/btrfs-control, /dev/loopN), which are never on btrfs:
+   * their failures keep the step's kind instead of becoming NOT_BTRFS. Default true.
+   */
+  onBtrfs?: boolean;
 }
 
 /**
@@ -209,6 +214,7 @@ export function* ioctl(fd: number, request: number, arg: IoctlArg, ctx: StepCont
 /** Builds the error for a failed ioctl, looking at what `fd` is to choose the kind. */
 export function* classify(fd: number, errno: number, ctx: StepContext, options: IoctlOptions): Op<Error> {
   let kind: BtrfsErrorKind = ctx.kind;
+  if (options.onBtrfs === false) return sysError(errno, 'ioctl', ctx, kind, options.name);
   const fsType = yield* fsTypeOfFd(fd);
   if (fsType >= 0 && fsType !== BTRFS_SUPER_MAGIC) {
     kind = 'NOT_BTRFS';
