@@ -53,6 +53,14 @@ export const BtrfsErrorKind = {
   SCAN_DEV_FAILED: 'SCAN_DEV_FAILED',
   FORGET_DEV_FAILED: 'FORGET_DEV_FAILED',
   DEVICES_READY_FAILED: 'DEVICES_READY_FAILED',
+  // Beyond libbtrfsutil: quotas and qgroups, one kind per ioctl (code 'ENOTCONN': quotas are off).
+  QUOTA_CTL_FAILED: 'QUOTA_CTL_FAILED',
+  QUOTA_RESCAN_FAILED: 'QUOTA_RESCAN_FAILED',
+  QUOTA_RESCAN_STATUS_FAILED: 'QUOTA_RESCAN_STATUS_FAILED',
+  QUOTA_RESCAN_WAIT_FAILED: 'QUOTA_RESCAN_WAIT_FAILED',
+  QGROUP_CREATE_FAILED: 'QGROUP_CREATE_FAILED',
+  QGROUP_ASSIGN_FAILED: 'QGROUP_ASSIGN_FAILED',
+  QGROUP_LIMIT_FAILED: 'QGROUP_LIMIT_FAILED',
 } as const;
 
 /** One of the {@link BtrfsErrorKind} values. */
@@ -95,6 +103,13 @@ const KIND_TEXT: Record<BtrfsErrorKind, string> = {
   SCAN_DEV_FAILED: 'could not register the device with btrfs',
   FORGET_DEV_FAILED: 'could not make btrfs forget the device',
   DEVICES_READY_FAILED: 'could not ask whether the filesystem has all its devices',
+  QUOTA_CTL_FAILED: 'could not enable or disable quotas',
+  QUOTA_RESCAN_FAILED: 'could not start a quota rescan',
+  QUOTA_RESCAN_STATUS_FAILED: 'could not get the quota rescan status',
+  QUOTA_RESCAN_WAIT_FAILED: 'could not wait for the quota rescan',
+  QGROUP_CREATE_FAILED: 'could not create or destroy qgroup',
+  QGROUP_ASSIGN_FAILED: 'could not add or remove qgroup relation',
+  QGROUP_LIMIT_FAILED: 'could not set qgroup limit',
 };
 
 /** What an operation step was doing when it failed; enough to build a useful error. */
