@@ -138,6 +138,49 @@ const CASES: Record<string, Bad[]> = {
     [[M, { flags: 0x100 }], RangeError, RANGE],
     [[M, { flags: 'x' }], TypeError, TYPE],
   ],
+  quotaEnable: [
+    [[null], TypeError, TYPE],
+    [[-1], RangeError, RANGE],
+  ],
+  quotaEnableSimple: [[[{ fd: 'x' }], TypeError, TYPE]],
+  quotaDisable: [[[''], TypeError, VALUE]],
+  quotaStatus: [[[1.5], RangeError, RANGE]],
+  quotaRescan: [[[undefined], TypeError, TYPE]],
+  quotaRescanStatus: [[[new URL('http://example.com/')], TypeError, VALUE]],
+  quotaRescanWait: [[[null], TypeError, TYPE]],
+  qgroupInfo: [[[2 ** 31], RangeError, RANGE]],
+  qgroupCreate: [
+    [[M, '0/257'], RangeError, RANGE], // level-0 qgroups come with subvolumes
+    [[M, 257], RangeError, RANGE],
+    [[M, '1/x'], TypeError, VALUE],
+    [[M, -1], RangeError, RANGE],
+    [[M, 2 ** 53], RangeError, RANGE],
+    [[M, null], TypeError, TYPE],
+  ],
+  qgroupDestroy: [
+    [[M, '1/2/3'], TypeError, VALUE],
+    [[M, 1.5], RangeError, RANGE],
+    [[M, 2n ** 64n], RangeError, RANGE],
+  ],
+  qgroupAssign: [
+    [[M, '1/100', '1/101'], RangeError, RANGE], // same level
+    [[M, '2/200', '1/100'], RangeError, RANGE], // parent below child: a loop
+    [[M, 257, '65536/1'], RangeError, RANGE],
+    [[M, 257], TypeError, TYPE],
+  ],
+  qgroupRemove: [
+    [[M, '1/100', 257], RangeError, RANGE],
+    [[M, {}, '1/100'], TypeError, TYPE],
+  ],
+  qgroupLimit: [
+    [[M, 5, { maxRfer: -1 }], RangeError, RANGE],
+    [[M, 5, { maxExcl: 1.5 }], RangeError, RANGE],
+    [[M, 5, { rsvRfer: Number.NaN }], RangeError, RANGE],
+    [[M, 5, { maxRfer: '10G' }], TypeError, TYPE],
+    [[M, 5, { max_rfer: 0 }], TypeError, VALUE], // pybtrfs spelling: refused, not ignored
+    [[M, 5], TypeError, TYPE],
+    [[M, '1/x', {}], TypeError, VALUE],
+  ],
   attachLoopDevice: [
     [[5], TypeError, TYPE],
     [[M, { offset: -1 }], RangeError, RANGE],
@@ -202,7 +245,7 @@ describe('public API validation, before any syscall', () => {
   });
 
   it('every exported function and class has cases here', () => {
-    const covered = new Set([...Object.keys(CASES), 'subvolumes', 'SubvolumeIterator', 'AsyncSubvolumeIterator', 'QgroupInherit', 'mountData']);
+    const covered = new Set([...Object.keys(CASES), 'subvolumes', 'SubvolumeIterator', 'AsyncSubvolumeIterator', 'QgroupInherit', 'mountData', 'qgroupId', 'parseQgroupId', 'formatQgroupId']);
     const missing: string[] = [];
     for (const [name, value] of Object.entries(api)) {
       if (typeof value !== 'function' || NOT_VALIDATING.has(name)) continue;
@@ -279,6 +322,19 @@ describe('controls: good arguments on the missing path do reach the filesystem',
     scanDevice: [[M]],
     forgetDevice: [[M]],
     isDeviceReady: [[M]],
+    quotaEnable: [[M]],
+    quotaEnableSimple: [[M]],
+    quotaDisable: [[M]],
+    quotaStatus: [[M]],
+    quotaRescan: [[M]],
+    quotaRescanStatus: [[M]],
+    quotaRescanWait: [[M]],
+    qgroupInfo: [[M]],
+    qgroupCreate: [[M, '1/100'], [M, 2 ** 48 + 1]],
+    qgroupDestroy: [[M, '0/257'], [M, 2n ** 63n]],
+    qgroupAssign: [[M, 257, '1/100'], [M, '1/100', 2 ** 49]],
+    qgroupRemove: [[M, '0/257', '1/100']],
+    qgroupLimit: [[M, '0/5', { maxRfer: 0 }], [M, 0, { maxRfer: null, maxExcl: 1, rsvRfer: 5, rsvExcl: null }], [M, 5, {}]],
   };
   // Without root, the privileged calls stop at a permission check instead (still a BtrfsError).
   const root = process.geteuid?.() === 0;
