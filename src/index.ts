@@ -129,3 +129,4 @@ export {
   type QuotaStatusDisabled,
   type QuotaStatusEnabled,
 } from './quota';
+export * from './mkfs/index';
