@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Bind to the oldest versions of the pthread symbols, so the addon loads on glibc before 2.34
@@ -47,6 +48,9 @@ __asm__(".symver pthread_attr_setstacksize,pthread_attr_setstacksize@GLIBC_2.17"
 #define MAX_PATCHES 4
 #define MAX_REFS (1 + MAX_PATCHES)
 #define BLOCKING_STACK_SIZE (256 * 1024)
+/* Blocking-call threads wait this long for more work before exiting. */
+#define BLOCKING_IDLE_SECONDS 2
+#define MAX_BLOCKING_THREADS 1024
 
 enum call_kind { CALL_IOCTL, CALL_MOUNT, CALL_UMOUNT2 };
 enum arg_kind { ARG_NONE, ARG_BUFFER, ARG_INTEGER };
@@ -74,6 +78,7 @@ struct call {
   int nrefs;
   napi_async_work work;
   napi_threadsafe_function tsfn;
+  struct call *next; /* blocking-call queue link */
 };
 
 /* The one body every entry point runs. */
@@ -409,14 +414,88 @@ static void thread_complete(napi_env env, napi_value js_callback, void *context,
   free_call(env, c);
 }
 
-static void *thread_main(void *data) {
-  struct call *c = data;
+/*
+ * Threads for blocking calls. Unlike the libuv pool, this pool grows: a call is queued and a new
+ * thread is started whenever more calls wait than threads are idle, so no blocking call ever waits
+ * behind another. Idle threads linger BLOCKING_IDLE_SECONDS for the next call (creating a thread
+ * per call doubled the cost of short calls), then exit. It is process-wide and knows no btrfs: each
+ * call carries its own threadsafe function back to the environment (main thread or worker) that
+ * made it.
+ */
+static pthread_mutex_t blocking_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t blocking_wake = PTHREAD_COND_INITIALIZER;
+static struct call *queue_head, *queue_tail;
+static int queued, idle_threads, blocking_threads;
+
+static void finish_blocking(struct call *c) {
   napi_threadsafe_function tsfn = c->tsfn;
-  run_call(c);
   if (napi_call_threadsafe_function(tsfn, NULL, napi_tsfn_blocking) != napi_ok)
     free_call(NULL, c); /* the environment is gone: nobody will settle, just free */
   napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-  return NULL;
+}
+
+static void *blocking_main(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&blocking_lock);
+  for (;;) {
+    while (queue_head == NULL) {
+      struct timespec deadline;
+      clock_gettime(CLOCK_REALTIME, &deadline);
+      deadline.tv_sec += BLOCKING_IDLE_SECONDS;
+      idle_threads++;
+      int rc = pthread_cond_timedwait(&blocking_wake, &blocking_lock, &deadline);
+      idle_threads--;
+      if (rc == ETIMEDOUT && queue_head == NULL) {
+        blocking_threads--;
+        pthread_mutex_unlock(&blocking_lock);
+        return NULL;
+      }
+    }
+    struct call *c = queue_head;
+    queue_head = c->next;
+    if (queue_head == NULL) queue_tail = NULL;
+    queued--;
+    pthread_mutex_unlock(&blocking_lock);
+    run_call(c);
+    finish_blocking(c);
+    pthread_mutex_lock(&blocking_lock);
+  }
+}
+
+/* Queues a call for a blocking thread; 0 on success, or -1 when no thread could serve it. */
+static int submit_blocking(struct call *c) {
+  int rc = 0;
+  pthread_mutex_lock(&blocking_lock);
+  c->next = NULL;
+  if (queue_tail) queue_tail->next = c;
+  else queue_head = c;
+  queue_tail = c;
+  queued++;
+  if (queued > idle_threads) {
+    pthread_attr_t attr;
+    pthread_t thread;
+    int created = -1;
+    if (blocking_threads < MAX_BLOCKING_THREADS) {
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      pthread_attr_setstacksize(&attr, BLOCKING_STACK_SIZE);
+      created = pthread_create(&thread, &attr, blocking_main, NULL);
+      pthread_attr_destroy(&attr);
+    }
+    if (created == 0) {
+      blocking_threads++;
+    } else if (blocking_threads == 0) {
+      /* No thread at all: take the call back so the caller can use the libuv pool. */
+      queue_head = queue_tail = NULL;
+      queued = 0;
+      rc = -1;
+    }
+    /* else: existing threads will get to it, later than it should but without failing the call */
+  } else {
+    pthread_cond_signal(&blocking_wake);
+  }
+  pthread_mutex_unlock(&blocking_lock);
+  return rc;
 }
 
 static napi_value call_async(napi_env env, napi_callback_info info, parse_fn parse, size_t blocking_index) {
@@ -445,24 +524,20 @@ static napi_value call_async(napi_env env, napi_callback_info info, parse_fn par
   if (!blocking) {
     if (napi_create_async_work(env, NULL, name, pool_execute, pool_complete, c, &c->work) != napi_ok ||
         napi_queue_async_work(env, c->work) != napi_ok) {
+      if (c->work != NULL) napi_delete_async_work(env, c->work);
+      free_call(env, c);
       napi_throw_error(env, NULL, "could not queue async work");
       return NULL;
     }
     return promise;
   }
-  pthread_attr_t attr;
-  pthread_t thread;
   if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, c, thread_complete, &c->tsfn) !=
       napi_ok) {
+    free_call(env, c); /* the promise is never returned: the throw below reports the failure */
     napi_throw_error(env, NULL, "could not create a threadsafe function");
     return NULL;
   }
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, BLOCKING_STACK_SIZE);
-  int rc = pthread_create(&thread, &attr, thread_main, c);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
+  if (submit_blocking(c) != 0) {
     /* No thread to spare: run on the libuv pool rather than fail the call. */
     napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
     c->tsfn = NULL;
