@@ -192,6 +192,9 @@ export function formatQgroupId(qgroupid: QgroupIdLike): string {
 // ---- errors ----
 
 const QUOTAS_OFF = 'quotas are disabled on this filesystem (quotaEnable turns them on)';
+/** The kernel charges a quota call's own transaction to the subvolume of the descriptor. */
+const OWN_LIMIT =
+  'disk quota exceeded: the subvolume containing the path is at its qgroup limit, and the kernel charges this call to it; call again with a path in another subvolume (the top level, say)';
 
 /** The same error with `text` in place of the errno's description (and maybe another code). */
 function reword(error: BtrfsError, text: string, errno = error.errno): BtrfsError {
@@ -224,7 +227,7 @@ function explain(error: unknown, hints: Hints = {}): unknown {
   if (!(error instanceof BtrfsError) || error.kind === 'NOT_BTRFS' || error.kind === 'NOT_SUBVOLUME') return error;
   if (error.code === 'ENOTCONN') return reword(error, QUOTAS_OFF);
   if (error.code === 'ENOENT' && error.ioctl?.startsWith('BTRFS_IOC_TREE_SEARCH')) return reword(error, QUOTAS_OFF, ENOTCONN);
-  const hint = hints[error.code];
+  const hint = hints[error.code] ?? (error.code === 'EDQUOT' ? OWN_LIMIT : undefined);
   return hint ? reword(error, hint) : error;
 }
 
