@@ -14,6 +14,9 @@
  * - Pointer patches: some arguments carry the address of a second buffer (btrfs_ioctl_vol_args_v2's
  *   qgroup_inherit). A patch [offset, buffer] writes that buffer's address, as a host-order u64, at
  *   `offset` in the argument just before the call.
+ * - Composite step: ioctlAt(path, openFlags, request, arg) does open + ioctl + close in one crossing,
+ *   since for one-ioctl questions the crossings (and Node's fs.openSync) cost more than the syscalls.
+ *   A failed open comes back as -(0x10000 + errno), so the caller can tell which step failed.
  * - Threads: one body (run_call) serves the sync entry point and both async paths, as libuv's fs.c
  *   does. Async calls normally run on the libuv threadpool; a call marked `blocking` (a transaction
  *   commit, a wait of unknown length) runs on a thread of its own so it cannot starve the 4 pool
@@ -52,13 +55,17 @@ __asm__(".symver pthread_attr_setstacksize,pthread_attr_setstacksize@GLIBC_2.17"
 #define BLOCKING_IDLE_SECONDS 2
 #define MAX_BLOCKING_THREADS 1024
 
-enum call_kind { CALL_IOCTL, CALL_MOUNT, CALL_UMOUNT2 };
+enum call_kind { CALL_IOCTL, CALL_IOCTL_AT, CALL_MOUNT, CALL_UMOUNT2 };
+
+/* ioctlAt reports a failed open(2) as -(OPEN_FAILED_BASE + errno), a failed ioctl as -errno. */
+#define OPEN_FAILED_BASE 0x10000
 enum arg_kind { ARG_NONE, ARG_BUFFER, ARG_INTEGER };
 
 struct call {
   enum call_kind kind;
   /* ioctl */
   int fd;
+  int open_flags; /* ioctlAt: open(path, open_flags), ioctl, close in one crossing */
   unsigned long request;
   enum arg_kind arg_kind;
   void *arg;
@@ -67,7 +74,8 @@ struct call {
   size_t patch_offset[MAX_PATCHES];
   void *patch_target[MAX_PATCHES];
   int npatches;
-  /* mount / umount2: strings owned by the call (NULL allowed where the syscall allows it) */
+  /* ioctlAt's path (in `target`), mount / umount2: strings owned by the call (NULL allowed where
+   * the syscall allows it) */
   char *source, *target, *fstype, *data;
   unsigned long flags;
   /* result: >= 0, or -errno */
@@ -82,18 +90,36 @@ struct call {
 };
 
 /* The one body every entry point runs. */
+static long do_ioctl(struct call *c) {
+  for (int i = 0; i < c->npatches; i++) {
+    uint64_t address = (uint64_t)(uintptr_t)c->patch_target[i];
+    memcpy((char *)c->arg + c->patch_offset[i], &address, sizeof address);
+  }
+  if (c->arg_kind == ARG_BUFFER) return ioctl(c->fd, c->request, c->arg);
+  return ioctl(c->fd, c->request, c->arg_kind == ARG_INTEGER ? c->arg_value : 0UL);
+}
+
+/* The one body every entry point runs. */
 static void run_call(struct call *c) {
   long rc = -1;
   switch (c->kind) {
   case CALL_IOCTL:
-    for (int i = 0; i < c->npatches; i++) {
-      uint64_t address = (uint64_t)(uintptr_t)c->patch_target[i];
-      memcpy((char *)c->arg + c->patch_offset[i], &address, sizeof address);
+    rc = do_ioctl(c);
+    break;
+  case CALL_IOCTL_AT:
+    c->fd = open(c->target, c->open_flags | O_CLOEXEC);
+    if (c->fd < 0) {
+      c->result = -(int64_t)(OPEN_FAILED_BASE + errno);
+      return;
     }
-    if (c->arg_kind == ARG_BUFFER)
-      rc = ioctl(c->fd, c->request, c->arg);
-    else
-      rc = ioctl(c->fd, c->request, c->arg_kind == ARG_INTEGER ? c->arg_value : 0UL);
+    rc = do_ioctl(c);
+    if (rc < 0) {
+      int saved = errno;
+      close(c->fd);
+      c->result = -(int64_t)saved;
+      return;
+    }
+    close(c->fd);
     break;
   case CALL_MOUNT:
     rc = mount(c->source, c->target, c->fstype, c->flags, c->data);
@@ -105,13 +131,17 @@ static void run_call(struct call *c) {
   c->result = rc < 0 ? -(int64_t)errno : (int64_t)rc;
 }
 
-static void free_call(napi_env env, struct call *c) {
+static void free_call_fields(napi_env env, struct call *c) {
   if (env != NULL)
     for (int i = 0; i < c->nrefs; i++) napi_delete_reference(env, c->refs[i]);
   free(c->source);
   free(c->target);
   free(c->fstype);
   free(c->data);
+}
+
+static void free_call(napi_env env, struct call *c) {
+  free_call_fields(env, c);
   free(c);
 }
 
@@ -214,15 +244,38 @@ static int keep(napi_env env, struct call *c, napi_value value) {
 
 /* ioctl(fd, request, arg, patches?) where arg is a Buffer/Uint8Array, an integer, or null/undefined,
  * and patches is [offset, buffer, offset, buffer, ...]. With `async` set, buffers are kept alive. */
+static int parse_ioctl_rest(napi_env env, napi_value *argv, size_t argc, struct call *c, int async);
+
 static int parse_ioctl(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
-  uint32_t request;
-  napi_valuetype type;
   c->kind = CALL_IOCTL;
   if (argc < 2) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "ioctl(fd, request, arg?, patches?)");
     return 0;
   }
   if (!get_int32(env, argv[0], "fd must be a number", &c->fd)) return 0;
+  return parse_ioctl_rest(env, argv, argc, c, async);
+}
+
+/* ioctlAt(path, openFlags, request, arg?, patches?): the same with a path opened for the call. */
+static int parse_ioctl_at(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
+  c->kind = CALL_IOCTL_AT;
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "ioctlAt(path, openFlags, request, arg?, patches?)");
+    return 0;
+  }
+  if (!get_optional_string(env, argv[0], "path must be a string", &c->target)) return 0;
+  if (c->target == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "path must be a string");
+    return 0;
+  }
+  if (!get_int32(env, argv[1], "openFlags must be a number", &c->open_flags)) return 0;
+  return parse_ioctl_rest(env, argv + 1, argc - 1, c, async);
+}
+
+/* argv[1] is the request, argv[2] the argument, argv[3] the patches. */
+static int parse_ioctl_rest(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
+  uint32_t request;
+  napi_valuetype type;
   if (!get_uint32(env, argv[1], "request must be an unsigned 32-bit integer", &request)) return 0;
   c->request = request;
   c->arg_kind = ARG_NONE;
@@ -356,24 +409,20 @@ static int parse_umount2_any(napi_env env, napi_value *argv, size_t argc, struct
 /* ---- sync entry points ---- */
 
 static napi_value call_sync(napi_env env, napi_callback_info info, parse_fn parse) {
-  napi_value argv[5], out;
+  napi_value argv[5], out = NULL;
   size_t argc = 5;
-  struct call *c = calloc(1, sizeof *c);
-  if (c == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
+  struct call c; /* on the stack: a sync call keeps nothing past its return */
+  memset(&c, 0, sizeof c);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && parse(env, argv, argc, &c, 0)) {
+    run_call(&c);
+    napi_create_int64(env, c.result, &out);
   }
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || !parse(env, argv, argc, c, 0)) {
-    free_call(env, c);
-    return NULL;
-  }
-  run_call(c);
-  napi_create_int64(env, c->result, &out);
-  free_call(env, c);
+  free_call_fields(env, &c);
   return out;
 }
 
 static napi_value ioctl_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_ioctl); }
+static napi_value ioctl_at_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_ioctl_at); }
 static napi_value mount_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_mount_any); }
 static napi_value umount2_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_umount2_any); }
 
@@ -552,6 +601,10 @@ static napi_value call_async(napi_env env, napi_callback_info info, parse_fn par
 
 /* ioctlAsync(fd, request, arg, patches, blocking) */
 static napi_value ioctl_async(napi_env env, napi_callback_info info) { return call_async(env, info, parse_ioctl, 4); }
+/* ioctlAtAsync(path, openFlags, request, arg, patches, blocking) */
+static napi_value ioctl_at_async(napi_env env, napi_callback_info info) {
+  return call_async(env, info, parse_ioctl_at, 5);
+}
 /* mountAsync(source, target, fstype, flags, data, blocking) */
 static napi_value mount_async(napi_env env, napi_callback_info info) { return call_async(env, info, parse_mount_any, 5); }
 /* umount2Async(target, flags, blocking) */
@@ -563,6 +616,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"ioctl", NULL, ioctl_sync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ioctlAsync", NULL, ioctl_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ioctlAt", NULL, ioctl_at_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ioctlAtAsync", NULL, ioctl_at_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mount", NULL, mount_sync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mountAsync", NULL, mount_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, umount2_sync, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -25,6 +25,9 @@ export type Patches = readonly (number | Uint8Array)[];
 export interface NativeBinding {
   ioctl(fd: number, request: number, arg?: IoctlArg, patches?: Patches | null): number;
   ioctlAsync(fd: number, request: number, arg: IoctlArg, patches: Patches | null, blocking: boolean): Promise<number>;
+  /** open(path, openFlags) + ioctl + close in one crossing; a failed open gives -(0x10000 + errno). */
+  ioctlAt(path: string, openFlags: number, request: number, arg?: IoctlArg, patches?: Patches | null): number;
+  ioctlAtAsync(path: string, openFlags: number, request: number, arg: IoctlArg, patches: Patches | null, blocking: boolean): Promise<number>;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   mountAsync(
     source: string | null,
@@ -37,6 +40,9 @@ export interface NativeBinding {
   umount2(target: string, flags: number): number;
   umount2Async(target: string, flags: number, blocking: boolean): Promise<number>;
 }
+
+/** ioctlAt's marker for a failed open: the result is -(OPEN_FAILED_BASE + errno). */
+export const OPEN_FAILED_BASE = 0x10000;
 
 /** The package root: the nearest folder above this file whose package.json names `btrfs`. */
 function packageRoot(): string {

@@ -13,13 +13,14 @@ import * as fs from 'node:fs';
 import { type BtrfsErrorKind, type StepContext, sysError } from './errors';
 import { dedicatedThreads } from './features';
 import { BTRFS_SUPER_MAGIC } from './kernel/constants';
-import { type IoctlArg, native, type Patches } from './native';
+import { type IoctlArg, native, OPEN_FAILED_BASE, type Patches } from './native';
 
 /** A system call the runners know how to do. Results are numbers (`-errno` on failure) or objects. */
 export type Step =
   | { op: 'open'; path: string; flags: number }
   | { op: 'close'; fd: number }
   | { op: 'ioctl'; fd: number; request: number; arg: IoctlArg; patches: Patches | null; blocking: boolean }
+  | { op: 'ioctlAt'; path: string; flags: number; request: number; arg: IoctlArg; patches: Patches | null; blocking: boolean }
   | { op: 'statfs'; path: string }
   | { op: 'stat'; path: string }
   | { op: 'fstat'; fd: number }
@@ -67,6 +68,8 @@ function execSync(step: Step): unknown {
         return 0;
       case 'ioctl':
         return native().ioctl(step.fd, step.request, step.arg, step.patches);
+      case 'ioctlAt':
+        return native().ioctlAt(step.path, step.flags, step.request, step.arg, step.patches);
       case 'statfs':
         return fs.statfsSync(step.path).type;
       case 'stat':
@@ -103,6 +106,8 @@ function execAsync(step: Step): Promise<unknown> {
         return fs.close(step.fd, callback(resolve, () => 0));
       case 'ioctl':
         return resolve(native().ioctlAsync(step.fd, step.request, step.arg, step.patches, step.blocking && dedicatedThreads()));
+      case 'ioctlAt':
+        return resolve(native().ioctlAtAsync(step.path, step.flags, step.request, step.arg, step.patches, step.blocking && dedicatedThreads()));
       case 'statfs':
         return fs.statfs(step.path, callback<fs.StatsFs>(resolve, (s) => s.type));
       case 'stat':
@@ -211,16 +216,52 @@ export function* ioctl(fd: number, request: number, arg: IoctlArg, ctx: StepCont
   throw yield* classify(fd, result, ctx, options);
 }
 
-/** Builds the error for a failed ioctl, looking at what `fd` is to choose the kind. */
-export function* classify(fd: number, errno: number, ctx: StepContext, options: IoctlOptions): Op<Error> {
+/**
+ * open + ioctl + close of `path` in one native crossing (the composite step), for operations that
+ * ask one question of a path. A failed open throws OPEN_FAILED; a failed ioctl is classified as
+ * {@link ioctl} does, from the path.
+ */
+export function* ioctlAt(path: string, flags: number, request: number, arg: IoctlArg, ctx: StepContext, options: IoctlOptions): Op<number> {
+  const result: number = yield {
+    op: 'ioctlAt',
+    path,
+    flags,
+    request,
+    arg,
+    patches: options.patches ?? null,
+    blocking: options.blocking ?? false,
+  };
+  if (result <= -OPEN_FAILED_BASE) throw sysError(result + OPEN_FAILED_BASE, 'open', ctx, 'OPEN_FAILED');
+  if (result >= 0 || options.allow?.includes(result)) return result;
+  throw yield* classify(path, result, ctx, options);
+}
+
+/** Builds the error for a failed ioctl, looking at what `target` (fd or path) is to choose the kind. */
+export function* classify(target: number | string, errno: number, ctx: StepContext, options: IoctlOptions): Op<Error> {
   let kind: BtrfsErrorKind = ctx.kind;
   if (options.onBtrfs === false) return sysError(errno, 'ioctl', ctx, kind, options.name);
-  const fsType = yield* fsTypeOfFd(fd);
+  const fsType: number = yield { op: 'statfs', path: typeof target === 'number' ? `/proc/self/fd/${target}` : target };
   if (fsType >= 0 && fsType !== BTRFS_SUPER_MAGIC) {
     kind = 'NOT_BTRFS';
   } else if (options.needsSubvolume && errno === -22 /* EINVAL */) {
-    const st: StatResult | number = yield { op: 'fstat', fd };
+    const st: StatResult | number = typeof target === 'number' ? yield { op: 'fstat', fd: target } : yield { op: 'stat', path: target };
     if (typeof st !== 'number' && st.ino !== 256) kind = 'NOT_SUBVOLUME';
   }
   return sysError(errno, 'ioctl', ctx, kind, options.name);
+}
+
+/**
+ * One ioctl on a target: on the caller's descriptor, or on a path through the composite step.
+ * @internal
+ */
+export function* targetIoctl(
+  target: { path?: string; fd?: number },
+  openFlags: number,
+  request: number,
+  arg: IoctlArg,
+  ctx: StepContext,
+  options: IoctlOptions,
+): Op<number> {
+  if (target.fd !== undefined) return yield* ioctl(target.fd, request, arg, ctx, options);
+  return yield* ioctlAt(target.path!, openFlags, request, arg, ctx, options);
 }

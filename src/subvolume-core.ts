@@ -14,7 +14,7 @@ import {
   BTRFS_ROOT_SUBVOL_RDONLY,
   BTRFS_ROOT_TREE_OBJECTID,
 } from './kernel/constants';
-import { formatUuid, type Timespec, toDate, toSafeNumber } from './kernel/struct';
+import { formatUuid, type Timespec, toDate, toSafeNumber, u64Number, viewOf } from './kernel/struct';
 import {
   BTRFS_IOC_GET_SUBVOL_INFO,
   BTRFS_IOC_INO_LOOKUP,
@@ -111,6 +111,35 @@ function publicInfo(raw: RawInfo): SubvolumeInfo {
   };
 }
 
+const INFO = btrfs_ioctl_get_subvol_info_args.fields;
+
+/** Reads a filled btrfs_ioctl_get_subvol_info_args straight into a SubvolumeInfo (the hot path: no bigint). */
+export function decodeSubvolInfo(args: Buffer): SubvolumeInfo {
+  const view = viewOf(args);
+  const n = (field: { offset: number }, name: string) => u64Number(view, field.offset, `subvolume ${name}`);
+  const flags = n(INFO.flags, 'flags');
+  const time = (field: { offset: number }) => new Date(n(field, 'time') * 1000 + Math.floor(view.getUint32(field.offset + 8, true) / 1e6));
+  return {
+    id: n(INFO.treeid, 'id'),
+    parentId: n(INFO.parent_id, 'parentId'),
+    dirId: n(INFO.dirid, 'dirId'),
+    flags,
+    readOnly: (flags & Number(BTRFS_ROOT_SUBVOL_RDONLY)) !== 0,
+    uuid: formatUuid(args.subarray(INFO.uuid.offset, INFO.uuid.offset + 16)),
+    parentUuid: formatUuid(args.subarray(INFO.parent_uuid.offset, INFO.parent_uuid.offset + 16)),
+    receivedUuid: formatUuid(args.subarray(INFO.received_uuid.offset, INFO.received_uuid.offset + 16)),
+    generation: n(INFO.generation, 'generation'),
+    ctransid: n(INFO.ctransid, 'ctransid'),
+    otransid: n(INFO.otransid, 'otransid'),
+    stransid: n(INFO.stransid, 'stransid'),
+    rtransid: n(INFO.rtransid, 'rtransid'),
+    ctime: time(INFO.ctime),
+    otime: time(INFO.otime),
+    stime: time(INFO.stime),
+    rtime: time(INFO.rtime),
+  };
+}
+
 /** The id of the subvolume containing what `fd` refers to (INO_LOOKUP of inode 256, unprivileged). */
 export function* lookupSubvolumeId(fd: number, ctx: StepContext): Op<bigint> {
   const args = btrfs_ioctl_ino_lookup_args.encode({ treeid: 0n, objectid: BTRFS_FIRST_FREE_OBJECTID });
@@ -133,27 +162,7 @@ export function* infoOfFd(fd: number, ctx: StepContext): Op<SubvolumeInfo> {
       name: 'BTRFS_IOC_GET_SUBVOL_INFO',
       allow: [ENOTTY],
     });
-    if (result !== ENOTTY) {
-      const a = btrfs_ioctl_get_subvol_info_args.decode(args);
-      return publicInfo({
-        id: a.treeid,
-        parentId: a.parent_id,
-        dirId: a.dirid,
-        flags: a.flags,
-        uuid: a.uuid,
-        parentUuid: a.parent_uuid,
-        receivedUuid: a.received_uuid,
-        generation: a.generation,
-        ctransid: a.ctransid,
-        otransid: a.otransid,
-        stransid: a.stransid,
-        rtransid: a.rtransid,
-        ctime: a.ctime,
-        otime: a.otime,
-        stime: a.stime,
-        rtime: a.rtime,
-      });
-    }
+    if (result !== ENOTTY) return decodeSubvolInfo(args);
     // Before 4.18 there is no GET_SUBVOL_INFO (or fd is not on btrfs: the lookup below says which).
   }
   return yield* infoById(fd, yield* lookupSubvolumeId(fd, ctx), ctx);

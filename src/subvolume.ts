@@ -14,6 +14,7 @@ import { collectSubvolumes } from './iterator';
 import {
   BTRFS_DIR_ITEM_KEY,
   BTRFS_FS_TREE_OBJECTID,
+  BTRFS_FIRST_FREE_OBJECTID,
   BTRFS_ORPHAN_ITEM_KEY,
   BTRFS_ORPHAN_OBJECTID,
   BTRFS_ROOT_TREE_DIR_OBJECTID,
@@ -23,9 +24,11 @@ import {
   BTRFS_SUBVOL_SPEC_BY_ID,
   BTRFS_SUPER_MAGIC,
 } from './kernel/constants';
-import { toSafeNumber, viewOf } from './kernel/struct';
+import { toSafeNumber, u64Number, viewOf } from './kernel/struct';
 import {
   BTRFS_IOC_DEFAULT_SUBVOL,
+  BTRFS_IOC_GET_SUBVOL_INFO,
+  BTRFS_IOC_INO_LOOKUP,
   BTRFS_IOC_SNAP_CREATE,
   BTRFS_IOC_SNAP_CREATE_V2,
   BTRFS_IOC_SNAP_DESTROY,
@@ -34,14 +37,17 @@ import {
   BTRFS_IOC_SUBVOL_CREATE_V2,
   BTRFS_IOC_SUBVOL_GETFLAGS,
   BTRFS_IOC_SUBVOL_SETFLAGS,
+  btrfs_ioctl_get_subvol_info_args,
+  btrfs_ioctl_ino_lookup_args,
   btrfs_ioctl_vol_args,
   btrfs_ioctl_vol_args_v2,
   encodeQgroupInherit,
 } from './kernel/subvol';
 import { btrfs_dir_item } from './kernel/tree';
-import { classify, close, ioctl, type Op, open, runAsync, runSync, type StatResult } from './op';
+import { classify, close, ioctl, type Op, open, runAsync, runSync, type StatResult, targetIoctl } from './op';
 import {
   backRef,
+  decodeSubvolInfo,
   infoById,
   infoOfFd,
   inoLookupPath,
@@ -199,9 +205,9 @@ export function isSubvolumeSync(path: PathOrFd): boolean {
 
 function* subvolumeIdOp(target: Target): Op<number> {
   const ctx = contextOf('subvolumeId', 'INO_LOOKUP_FAILED', target);
-  return yield* withTarget(target, ctx, function* (fd) {
-    return toSafeNumber(yield* lookupSubvolumeId(fd, ctx), 'id');
-  });
+  const args = btrfs_ioctl_ino_lookup_args.encode({ treeid: 0n, objectid: BTRFS_FIRST_FREE_OBJECTID });
+  yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_INO_LOOKUP, args, ctx, { name: 'BTRFS_IOC_INO_LOOKUP' });
+  return u64Number(viewOf(args), btrfs_ioctl_ino_lookup_args.fields.treeid.offset, 'id');
 }
 
 /**
@@ -249,6 +255,12 @@ export function subvolumePathSync(path: PathOrFd, id?: Id): string {
 
 function* subvolumeInfoOp(target: Target, id: bigint): Op<SubvolumeInfo> {
   const ctx = contextOf('subvolumeInfo', 'GET_SUBVOL_INFO_FAILED', target);
+  if (id === 0n && !legacyIoctls()) {
+    // The common question, one composite step: GET_SUBVOL_INFO on the path (or the caller's fd).
+    const args = Buffer.alloc(btrfs_ioctl_get_subvol_info_args.size);
+    const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_GET_SUBVOL_INFO, args, ctx, { name: 'BTRFS_IOC_GET_SUBVOL_INFO', allow: [ENOTTY] });
+    if (result !== ENOTTY) return decodeSubvolInfo(args);
+  }
   return yield* withTarget(target, ctx, function* (fd) {
     return id === 0n ? yield* infoOfFd(fd, ctx) : yield* infoById(fd, id, ctx);
   });
@@ -288,9 +300,9 @@ function* getFlags(fd: number, ctx: StepContext): Op<bigint> {
 
 function* getReadOnlyOp(target: Target): Op<boolean> {
   const ctx = contextOf('getSubvolumeReadOnly', 'SUBVOL_GETFLAGS_FAILED', target);
-  return yield* withTarget(target, ctx, function* (fd) {
-    return ((yield* getFlags(fd, ctx)) & BTRFS_SUBVOL_RDONLY) !== 0n;
-  });
+  const arg = Buffer.alloc(8);
+  yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_SUBVOL_GETFLAGS, arg, ctx, { name: 'BTRFS_IOC_SUBVOL_GETFLAGS', needsSubvolume: true });
+  return (arg[0]! & Number(BTRFS_SUBVOL_RDONLY)) !== 0;
 }
 
 /** Sets or clears the read-only flag of the subvolume open at `fd`. */

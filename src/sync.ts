@@ -3,43 +3,29 @@
  * loop on a thread of their own, since a commit can take seconds. Unprivileged.
  * @module
  */
-import type { StepContext } from './errors';
 import { toSafeNumber, viewOf } from './kernel/struct';
 import { BTRFS_IOC_START_SYNC, BTRFS_IOC_SYNC, BTRFS_IOC_WAIT_SYNC } from './kernel/subvol';
-import { close, ioctl, type Op, open, runAsync, runSync } from './op';
+import { type Op, runAsync, runSync, targetIoctl } from './op';
 import { checkOptionalId, checkPathOrFd, contextOf, type Id, type PathOrFd, type Target } from './validate';
 import * as fs from 'node:fs';
 
-function* withFd<T>(target: Target, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
-  const fd = target.fd ?? (yield* open(target.path!, fs.constants.O_RDONLY, ctx));
-  try {
-    return yield* body(fd);
-  } finally {
-    if (target.fd === undefined) yield* close(fd);
-  }
-}
-
 function* syncOp(target: Target): Op<void> {
   const ctx = contextOf('sync', 'SYNC_FAILED', target);
-  yield* withFd(target, ctx, (fd) => ioctl(fd, BTRFS_IOC_SYNC, null, ctx, { name: 'BTRFS_IOC_SYNC', blocking: true }));
+  yield* targetIoctl(target, fs.constants.O_RDONLY, BTRFS_IOC_SYNC, null, ctx, { name: 'BTRFS_IOC_SYNC', blocking: true });
 }
 
 function* startSyncOp(target: Target): Op<number> {
   const ctx = contextOf('startSync', 'START_SYNC_FAILED', target);
-  return yield* withFd(target, ctx, function* (fd) {
-    const arg = Buffer.alloc(8);
-    yield* ioctl(fd, BTRFS_IOC_START_SYNC, arg, ctx, { name: 'BTRFS_IOC_START_SYNC', blocking: true });
-    return toSafeNumber(viewOf(arg).getBigUint64(0, true), 'transid');
-  });
+  const arg = Buffer.alloc(8);
+  yield* targetIoctl(target, fs.constants.O_RDONLY, BTRFS_IOC_START_SYNC, arg, ctx, { name: 'BTRFS_IOC_START_SYNC', blocking: true });
+  return toSafeNumber(viewOf(arg).getBigUint64(0, true), 'transid');
 }
 
 function* waitSyncOp(target: Target, transid: bigint): Op<void> {
   const ctx = contextOf('waitSync', 'WAIT_SYNC_FAILED', target);
-  yield* withFd(target, ctx, function* (fd) {
-    const arg = Buffer.alloc(8);
-    viewOf(arg).setBigUint64(0, transid, true);
-    yield* ioctl(fd, BTRFS_IOC_WAIT_SYNC, arg, ctx, { name: 'BTRFS_IOC_WAIT_SYNC', blocking: true });
-  });
+  const arg = Buffer.alloc(8);
+  viewOf(arg).setBigUint64(0, transid, true);
+  yield* targetIoctl(target, fs.constants.O_RDONLY, BTRFS_IOC_WAIT_SYNC, arg, ctx, { name: 'BTRFS_IOC_WAIT_SYNC', blocking: true });
 }
 
 /**

@@ -253,6 +253,17 @@ export function toSafeNumber(value: bigint, what: string): number {
   return Number(value);
 }
 
+/**
+ * A host-order (little-endian on every supported target) u64 at `at`, read as a number without
+ * going through bigint; RangeError past Number.MAX_SAFE_INTEGER, like {@link toSafeNumber}.
+ */
+export function u64Number(view: DataView, at: number, what: string): number {
+  const high = view.getUint32(at + 4, HOST_LE);
+  const low = view.getUint32(at, HOST_LE);
+  if (high > 0x1fffff) throw rangeError(what, 'at most Number.MAX_SAFE_INTEGER to be exact as a number', view.getBigUint64(at, HOST_LE));
+  return high * 0x1_0000_0000 + low;
+}
+
 /** Like {@link toSafeNumber}, but the all-ones "unset" value becomes `null`. */
 export function toNumberOrNull(value: bigint, what: string): number | null {
   return value === U64_MAX ? null : toSafeNumber(value, what);
@@ -261,7 +272,9 @@ export function toNumberOrNull(value: bigint, what: string): number | null {
 /** A 16-byte UUID as a lowercase 8-4-4-4-12 string, or `null` when all bytes are zero. */
 export function formatUuid(raw: Uint8Array): string | null {
   if (raw.length !== 16) throw new RangeError(`a UUID has 16 bytes, not ${raw.length}`);
-  if (raw.every((b) => b === 0)) return null;
+  let any = 0;
+  for (let i = 0; i < 16; i++) any |= raw[i]!;
+  if (any === 0) return null;
   const hex = Buffer.from(raw.buffer, raw.byteOffset, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
