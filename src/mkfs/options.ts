@@ -78,8 +78,8 @@ const INCOMPAT_INPUT = new Map<number, FeatureName | null>([
 ]);
 
 const CSUM_NAMES: Record<string, number> = { crc32c: 0, xxhash: 1, xxhash64: 1, sha256: 2, blake2: 3, blake2b: 3 };
-/** Names mkfs reports, by csum_type. */
-export const CSUM_NAME = ['crc32c', 'xxhash64', 'sha256', 'blake2b'] as const;
+/** Names mkfs reports, by csum_type: the names mkfs.btrfs --csum and dump-super use (but 'xxhash'). */
+export const CSUM_NAME = ['crc32c', 'xxhash', 'sha256', 'blake2'] as const;
 
 /** Options after checking: everything decided that needs no device. */
 export interface Config {

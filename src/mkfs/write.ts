@@ -55,7 +55,7 @@ export interface MkfsResult {
   numBytes: number;
   nodesize: number;
   sectorsize: number;
-  /** 'crc32c', 'xxhash64', 'sha256' or 'blake2b'. */
+  /** 'crc32c', 'xxhash', 'sha256' or 'blake2' (BLAKE2b-256), as `options.csum` spells them. */
   csum: (typeof CSUM_NAME)[number];
   /** Enabled features, by mkfs.btrfs name, sorted. */
   features: FeatureName[];
