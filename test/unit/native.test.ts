@@ -39,6 +39,22 @@ describe('native binding', () => {
     assert.ok(b.mount(null, '/definitely/not/there', 'btrfs', 0, null) < 0);
   });
 
+  it('ioctlAt: open + ioctl + close in one call; a failed open is told apart from a failed ioctl', async () => {
+    const ENOENT = -constants.errno.ENOENT;
+    const missing = '/definitely/missing/file';
+    assert.equal(b.ioctlAt(missing, 0, FIONREAD, Buffer.alloc(8)), -(0x10000 - ENOENT));
+    assert.equal(await b.ioctlAtAsync(missing, 0, FIONREAD, Buffer.alloc(8), null, false), -(0x10000 - ENOENT));
+    assert.equal(b.ioctlAt(__filename, 0, 0x5401 /* TCGETS */, Buffer.alloc(64)), ENOTTY);
+    const arg = Buffer.alloc(8, 0xff);
+    assert.equal(await b.ioctlAtAsync(__filename, 0, FIONREAD, arg, null, true), 0);
+    assert.ok(arg.readInt32LE(0) > 0);
+    const before = (await import('node:fs')).readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 100; i++) b.ioctlAt(__filename, 0, FIONREAD, arg);
+    assert.equal((await import('node:fs')).readdirSync('/proc/self/fd').length, before, 'ioctlAt closes what it opens');
+    assert.throws(() => b.ioctlAt(5 as unknown as string, 0, FIONREAD), { name: 'TypeError' });
+    assert.throws(() => b.ioctlAt('/a\0b', 0, FIONREAD), { name: 'TypeError' });
+  });
+
   it('writes the address of each patch target into the argument before the call', () => {
     const arg = Buffer.alloc(64);
     const first = Buffer.alloc(16);
