@@ -604,7 +604,7 @@ class AbortError extends Error {
 
 /** Polling intervals of the abortable wait: short at first (most rescans take milliseconds). */
 const POLL_FIRST_MS = 2;
-const POLL_MAX_MS = 100;
+const POLL_MAX_MS = 50;
 
 /** Resolves after `ms`, or rejects with an AbortError as soon as `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -677,7 +677,7 @@ function checkSignal(options: unknown): AbortSignal | undefined {
  * Like `btrfs quota rescan -w`.
  *
  * Without a signal the wait is QUOTA_RESCAN_WAIT on a thread of its own. With `signal`, it polls the
- * rescan status on a timer instead (every 2 ms at first, backing off to 100 ms), so that aborting
+ * rescan status on a timer instead (every 2 ms at first, backing off to 50 ms), so that aborting
  * rejects at once with an `AbortError` (`name` 'AbortError', `code` 'ABORT_ERR', as Node's) and
  * leaves no thread blocked in the kernel; the rescan itself goes on.
  * @param options.signal an AbortSignal that cancels the wait (not the rescan)
