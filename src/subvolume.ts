@@ -258,8 +258,12 @@ function* subvolumeInfoOp(target: Target, id: bigint): Op<SubvolumeInfo> {
   if (id === 0n && !legacyIoctls()) {
     // The common question, one composite step: GET_SUBVOL_INFO on the path (or the caller's fd).
     const args = Buffer.alloc(btrfs_ioctl_get_subvol_info_args.size);
-    const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_GET_SUBVOL_INFO, args, ctx, { name: 'BTRFS_IOC_GET_SUBVOL_INFO', allow: [ENOTTY] });
+    const options = { name: 'BTRFS_IOC_GET_SUBVOL_INFO', allow: [ENOTTY] };
+    const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_GET_SUBVOL_INFO, args, ctx, options);
     if (result !== ENOTTY) return decodeSubvolInfo(args);
+    // Not on btrfs: say so about this ioctl; on btrfs, an old kernel: fall back below.
+    const error = yield* classify(target.fd ?? target.path!, result, ctx, options);
+    if ((error as { kind?: string }).kind === 'NOT_BTRFS') throw error;
   }
   return yield* withTarget(target, ctx, function* (fd) {
     return id === 0n ? yield* infoOfFd(fd, ctx) : yield* infoById(fd, id, ctx);
