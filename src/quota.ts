@@ -11,7 +11,7 @@
  * @module
  */
 import * as fs from 'node:fs';
-import { argTypeError, argValueError, BtrfsError, type BtrfsErrorKind, errnoText, rangeError, type StepContext, sysError } from './errors';
+import { argTypeError, argValueError, BtrfsError, errnoText, rangeError, type StepContext, sysError } from './errors';
 import {
   BTRFS_QGROUP_INFO_KEY,
   BTRFS_QGROUP_LEVEL_SHIFT,
@@ -259,8 +259,6 @@ function* withFd<T>(target: Target, ctx: StepContext, body: (fd: number) => Op<T
   }
 }
 
-const ctxOf = (operation: string, kind: BtrfsErrorKind, target: Target): StepContext => contextOf(operation, kind, target);
-
 // ---- reading the quota tree ----
 
 /** Bytes of a search result header, and a bound on the size of any quota tree item (they are 0 to 40). */
@@ -300,7 +298,6 @@ function* searchQuotaTree(fd: number, range: SearchRange, ctx: StepContext, buff
   }
 }
 
-const U64 = U64_MAX;
 const quotaKey = (type: number, offset = 0n) => ({ objectid: 0n, type, offset });
 
 interface StatusItem {
@@ -329,7 +326,7 @@ function* readStatusItem(fd: number, ctx: StepContext): Op<StatusItem | null> {
 // ---- enable / disable ----
 
 function* quotaCtlOp(target: Target, cmd: bigint, operation: string): Op<void> {
-  const ctx = ctxOf(operation, 'QUOTA_CTL_FAILED', target);
+  const ctx = contextOf(operation, 'QUOTA_CTL_FAILED', target);
   yield* withFd(target, ctx, function* (fd) {
     if (cmd !== BTRFS_QUOTA_CTL_DISABLE) {
       // The kernel answers 0 to an enable in the other mode and changes nothing (§5.8): say so instead.
@@ -469,7 +466,7 @@ function* rescanStatusOnFd(fd: number, ctx: StepContext): Op<QuotaRescanStatus> 
 }
 
 function* quotaStatusOp(target: Target): Op<QuotaStatus> {
-  const ctx = ctxOf('quotaStatus', 'SEARCH_FAILED', target);
+  const ctx = contextOf('quotaStatus', 'SEARCH_FAILED', target);
   return yield* withFd(target, ctx, function* (fd): Op<QuotaStatus> {
     const item = yield* readStatusItem(fd, ctx);
     if (!item || !(item.flags & BTRFS_QGROUP_STATUS_FLAG_ON)) return { enabled: false };
@@ -513,7 +510,7 @@ export function quotaStatusSync(path: PathOrFd): QuotaStatus {
 // ---- rescan ----
 
 function* quotaRescanOp(target: Target): Op<void> {
-  const ctx = ctxOf('quotaRescan', 'QUOTA_RESCAN_FAILED', target);
+  const ctx = contextOf('quotaRescan', 'QUOTA_RESCAN_FAILED', target);
   yield* withFd(target, ctx, function* (fd) {
     const arg = Buffer.alloc(btrfs_ioctl_quota_rescan_args.size); // flags must be 0
     // Starting a rescan commits the current transaction first: a dedicated thread when async.
@@ -546,7 +543,7 @@ export function quotaRescanSync(path: PathOrFd): void {
 }
 
 function* rescanStatusOp(target: Target): Op<QuotaRescanStatus> {
-  const ctx = ctxOf('quotaRescanStatus', 'QUOTA_RESCAN_STATUS_FAILED', target);
+  const ctx = contextOf('quotaRescanStatus', 'QUOTA_RESCAN_STATUS_FAILED', target);
   return yield* withFd(target, ctx, (fd) => rescanStatusOnFd(fd, ctx));
 }
 
@@ -581,7 +578,7 @@ function* rescanWaitOnFd(fd: number, ctx: StepContext): Op<void> {
 }
 
 function* rescanWaitOp(target: Target): Op<void> {
-  const ctx = ctxOf('quotaRescanWait', 'QUOTA_RESCAN_WAIT_FAILED', target);
+  const ctx = contextOf('quotaRescanWait', 'QUOTA_RESCAN_WAIT_FAILED', target);
   yield* withFd(target, ctx, (fd) => rescanWaitOnFd(fd, ctx));
 }
 
@@ -640,7 +637,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  */
 async function rescanWaitPolling(target: Target, signal: AbortSignal): Promise<void> {
   if (signal.aborted) throw new AbortError(signal);
-  const ctx = ctxOf('quotaRescanWait', 'QUOTA_RESCAN_STATUS_FAILED', target);
+  const ctx = contextOf('quotaRescanWait', 'QUOTA_RESCAN_STATUS_FAILED', target);
   const fd = await runAsync(openTarget(target, ctx));
   let owned = true;
   try {
@@ -708,7 +705,7 @@ export function quotaRescanWaitSync(path: PathOrFd): void {
 
 function* qgroupCreateOp(target: Target, qgroupid: bigint, create: boolean): Op<void> {
   const operation = create ? 'qgroupCreate' : 'qgroupDestroy';
-  const ctx = ctxOf(operation, 'QGROUP_CREATE_FAILED', target);
+  const ctx = contextOf(operation, 'QGROUP_CREATE_FAILED', target);
   const name = format(qgroupid);
   yield* withFd(target, ctx, function* (fd) {
     const arg = btrfs_ioctl_qgroup_create_args.encode({ create: create ? 1n : 0n, qgroupid });
@@ -784,7 +781,7 @@ function checkRelation(child: unknown, parent: unknown): [bigint, bigint] {
 
 function* qgroupAssignOp(target: Target, child: bigint, parent: bigint, assign: boolean): Op<void> {
   const operation = assign ? 'qgroupAssign' : 'qgroupRemove';
-  const ctx = ctxOf(operation, 'QGROUP_ASSIGN_FAILED', target);
+  const ctx = contextOf(operation, 'QGROUP_ASSIGN_FAILED', target);
   const relation = `${format(child)} -> ${format(parent)}`;
   yield* withFd(target, ctx, function* (fd) {
     const arg = btrfs_ioctl_qgroup_assign_args.encode({ assign: assign ? 1n : 0n, src: child, dst: parent });
@@ -897,7 +894,7 @@ function checkLimits(value: unknown): LimitArgs {
 }
 
 function* qgroupLimitOp(target: Target, qgroupid: bigint, lim: LimitArgs): Op<void> {
-  const ctx = ctxOf('qgroupLimit', 'QGROUP_LIMIT_FAILED', target);
+  const ctx = contextOf('qgroupLimit', 'QGROUP_LIMIT_FAILED', target);
   yield* withFd(target, ctx, function* (fd) {
     const arg = btrfs_ioctl_qgroup_limit_args.encode({ qgroupid, lim });
     // QGROUP_LIMIT is _IOR in the headers but only read by the kernel; it joins a transaction.
@@ -973,14 +970,14 @@ function limitOf(flags: bigint, flag: bigint, value: bigint, name: string): numb
 }
 
 function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
-  const ctx = ctxOf('qgroupInfo', 'SEARCH_FAILED', target);
+  const ctx = contextOf('qgroupInfo', 'SEARCH_FAILED', target);
   return yield* withFd(target, ctx, function* (fd) {
     // Info items (0, 242, id), limit items (0, 244, id), then relations (a, 246, b) for each pair in
     // both directions: one range, read in as few calls as the buffer allows.
     const range: SearchRange = {
       treeId: BTRFS_QUOTA_TREE_OBJECTID,
       min: quotaKey(BTRFS_QGROUP_INFO_KEY),
-      max: { objectid: U64, type: BTRFS_QGROUP_RELATION_KEY, offset: U64 },
+      max: { objectid: U64_MAX, type: BTRFS_QGROUP_RELATION_KEY, offset: U64_MAX },
     };
     const items = yield* searchQuotaTree(fd, range, ctx, INFO_BUFFER, INFO_MAX_ITEMS);
     const groups = new Map<bigint, { info?: Uint8Array; limit?: Uint8Array; parents: Set<bigint>; children: Set<bigint> }>();

@@ -24,7 +24,12 @@ const list = (v: string): string[] => (v === '-' ? [] : v.split(','));
 
 /** `btrfs qgroup show --raw -pcre PATH`, row by row in the order printed (ascending qgroup id). */
 export function qgroupShow(path: string): ShownQgroup[] {
-  const out = btrfsProgs('qgroup', 'show', '--raw', '-pcre', path);
+  // Columns are padded to the widest cell: a qgroup with 1,000 children makes every row kilobytes long.
+  const out = execFileSync('btrfs', ['qgroup', 'show', '--raw', '-pcre', path], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 512 * 1024 * 1024,
+  });
   const rows: ShownQgroup[] = [];
   let body = false;
   for (const line of out.split('\n')) {

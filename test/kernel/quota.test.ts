@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, promises as fsp, writeFileSync, writeSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { setLegacyIoctls } from '../../src/features';
 import * as btrfs from '../../src/index';
 import { dumpQuotaTree, qgroupShow, sysfsQgroups } from '../helpers/qgroup-oracle';
 import { btrfsProgs, needsRoot, openFds, type Scratch, scratchBtrfs } from '../helpers/scratch';
@@ -381,6 +382,31 @@ describe('quotas and qgroups (kernel)', { skip: needsRoot }, () => {
       await btrfs.quotaRescanWait(m, { signal: new AbortController().signal });
     }
     assert.deepEqual(openFds(), fdsBefore);
+  });
+
+  it('qgroupInfo pages through thousands of qgroups and relations (several TREE_SEARCH buffers, v2 and v1)', async () => {
+    // 3,000 level-5 qgroups and 1,000 relations: about 460 KiB of items, two v2 calls of 256 KiB.
+    btrfs.qgroupCreateSync(m, '6/1');
+    for (let i = 1; i <= 3000; i++) btrfs.qgroupCreateSync(m, `5/${i}`);
+    for (let i = 1; i <= 1000; i++) btrfs.qgroupAssignSync(m, `5/${i}`, '6/1');
+    await btrfs.sync(m);
+    const ours = await btrfs.qgroupInfo(m);
+    const theirs = qgroupShow(m);
+    assert.equal(ours.length, theirs.length);
+    assert.ok(ours.length > 3000);
+    for (const [i, q] of ours.entries()) assert.deepEqual(shown(q), theirs[i], `qgroup ${fmt(q.qgroupid)}`);
+    assert.equal((await byId('6/1')).children.length, 1000);
+    setLegacyIoctls(true); // TREE_SEARCH v1: 3,992 bytes a call
+    try {
+      assert.deepEqual(btrfs.qgroupInfoSync(m), ours);
+      assert.deepEqual(await btrfs.quotaStatus(m), btrfs.quotaStatusSync(m));
+    } finally {
+      setLegacyIoctls(false);
+    }
+    for (let i = 1; i <= 1000; i++) btrfs.qgroupRemoveSync(m, `5/${i}`, '6/1');
+    for (let i = 1; i <= 3000; i++) btrfs.qgroupDestroySync(m, `5/${i}`);
+    btrfs.qgroupDestroySync(m, '6/1');
+    assert.equal((await btrfs.qgroupInfo(m)).length, ours.length - 3001);
   });
 
   it('not on btrfs: NOT_BTRFS', async () => {
