@@ -1,0 +1,87 @@
+/**
+ * Scenario 6: mount + umount of a loop-backed image (attach with autoclear, mount, umount), mount +
+ * umount of an attached loop device, and attach + detach of a loop device. Against C doing the same
+ * syscalls and against `mount`/`umount`/`losetup` processes. Figures are ms per cycle.
+ */
+import type { Ctx, Variant } from './context';
+import type { Row } from './report';
+import {
+  attachLoopDevice,
+  attachLoopDeviceSync,
+  mount,
+  mountSync,
+  umount,
+  umountSync,
+} from '../src/index';
+import { commandMs, limit, pick, Samples, sh, timeMs, timeSyncMs } from './util';
+
+export async function mountScenario(ctx: Ctx): Promise<Row[]> {
+  const { opts } = ctx;
+  const K = pick(opts, 10, 5, 2);
+  const runs = pick(opts, 5, 3, 1);
+  const a = ctx.images({ count: 1, size: 512 * 1024 ** 2, mkfs: [] });
+  const b = ctx.images({ count: 1, size: 512 * 1024 ** 2, mkfs: [] });
+  const image = a.images[0]!;
+  const mnt = a.mnt;
+  const device = sh('losetup', '--find', '--show', b.images[0]!).trim();
+  const s = new Samples();
+  const per = (ms: number) => ms / K;
+  const cycles = {
+    loopmount: {
+      label: 'mount + umount of an image (loop, autoclear)',
+      sync: () => { mountSync(image, mnt, { loop: true }); umountSync(mnt); },
+      async: async () => { await mount(image, mnt, { loop: true }); await umount(mnt); },
+      c: () => limit('mount', image, mnt, K),
+      cText: 'GET_FREE + LOOP_CONFIGURE + mount + umount2',
+      cli: () => { commandMs('mount', ['-o', 'loop', image, mnt]); commandMs('umount', [mnt]); },
+      cliText: 'mount -o loop; umount',
+    },
+    mountdev: {
+      label: 'mount + umount of a loop device',
+      sync: () => { mountSync(device, mnt); umountSync(mnt); },
+      async: async () => { await mount(device, mnt); await umount(mnt); },
+      c: () => limit('mountdev', device, mnt, K),
+      cText: 'mount + umount2',
+      cli: () => { commandMs('mount', [device, mnt]); commandMs('umount', [mnt]); },
+      cliText: 'mount; umount',
+    },
+    loop: {
+      label: 'attach + detach a loop device',
+      sync: () => attachLoopDeviceSync(image).detachSync(),
+      async: async () => (await attachLoopDevice(image)).detach(),
+      c: () => limit('loop', image, K),
+      cText: 'GET_FREE + LOOP_CONFIGURE + LOOP_CLR_FD',
+      cli: () => { const dev = sh('losetup', '--find', '--show', image).trim(); commandMs('losetup', ['-d', dev]); },
+      cliText: 'losetup --find --show; losetup -d',
+    },
+  };
+  const variants: Variant[] = [];
+  for (const [key, c] of Object.entries(cycles)) {
+    variants.push({ name: `${key} sync`, run: () => s.add(`${key}.sync`, per(timeSyncMs(() => { for (let i = 0; i < K; i++) c.sync(); }))) });
+    variants.push({ name: `${key} async`, run: async () => s.add(`${key}.async`, per(await timeMs(async () => { for (let i = 0; i < K; i++) await c.async(); }))) });
+    variants.push({ name: `${key} C`, run: async () => s.add(`${key}.c`, (await c.c()).ns / 1e6 / K) });
+    variants.push({ name: `${key} cli`, run: () => s.add(`${key}.cli`, per(timeSyncMs(() => { for (let i = 0; i < K; i++) c.cli(); }))) });
+  }
+  try {
+    await ctx.interleave(runs, variants, s);
+  } finally {
+    try {
+      sh('losetup', '-d', device);
+    } catch {
+      // the sweep detaches it
+    }
+  }
+  const rows: Row[] = [];
+  for (const [key, c] of Object.entries(cycles)) {
+    const base = `6.${key}`;
+    for (const mode of ['sync', 'async'] as const) {
+      rows.push({
+        id: `${base}.${mode}`, scenario: 6, metric: `${c.label}${mode === 'sync' ? ', Sync' : ''}`, impl: 'btrfs', kind: 'ours', unit: 'ms', better: 'lower', samples: s.get(`${key}.${mode}`),
+        limit: `${base}.c`, peers: [`${base}.cli`], targets: [{ type: 'limit', max: 1.5 }, { type: 'peer', id: `${base}.cli`, max: 1, name: c.cliText.split(';')[0]! }],
+      });
+    }
+    rows.push({ id: `${base}.c`, scenario: 6, metric: c.cText, impl: 'C limit', kind: 'limit', unit: 'ms', better: 'lower', samples: s.get(`${key}.c`) });
+    rows.push({ id: `${base}.cli`, scenario: 6, metric: c.cliText, impl: 'util-linux', kind: 'peer', unit: 'ms', better: 'lower', samples: s.get(`${key}.cli`) });
+  }
+  return rows;
+}
