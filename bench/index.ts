@@ -9,6 +9,7 @@
  *   npm run bench -- --smoke           a few iterations of each, for CI (under a minute)
  *   npm run bench -- --filter NAME     scenarios whose number or name contains NAME (repeatable)
  *   npm run bench -- --no-write        print only; keep latest.json and BENCHMARKS.md as they are
+ *   npm run bench -- --report          rewrite BENCHMARKS.md from latest.json (after editing bench/notes.md)
  *
  * Smoke and filtered runs write bench/results/<mode>.json but leave latest.json and BENCHMARKS.md
  * to full runs. Everything the run makes (mounts, loop devices, images) is removed at the end, on
@@ -40,13 +41,15 @@ const SCENARIOS: { n: number; name: string; run: (ctx: ScenarioContext) => Promi
   { n: 7, name: 'load', run: loadScenario },
 ];
 
-function parseArgs(argv: string[]): Options & { write: boolean } {
+function parseArgs(argv: string[]): Options & { write: boolean; report: boolean } {
   let mode: Mode = 'full';
   const filter: string[] = [];
   let write = true;
+  let report = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--quick') mode = 'quick';
+    if (a === '--report') report = true;
+    else if (a === '--quick') mode = 'quick';
     else if (a === '--smoke') mode = 'smoke';
     else if (a === '--no-write') write = false;
     else if (a === '--filter') {
@@ -54,9 +57,9 @@ function parseArgs(argv: string[]): Options & { write: boolean } {
       if (!value) throw new Error('--filter needs a scenario number or name');
       filter.push(value.toLowerCase());
     } else if (a.startsWith('--filter=')) filter.push(a.slice('--filter='.length).toLowerCase());
-    else throw new Error(`unknown argument ${a} (use --quick, --smoke, --filter NAME, --no-write)`);
+    else throw new Error(`unknown argument ${a} (use --quick, --smoke, --filter NAME, --no-write, --report)`);
   }
-  return { mode, filter, write };
+  return { mode, filter, write, report };
 }
 
 const log = (line: string): void => {
@@ -82,8 +85,17 @@ function leftovers(): string[] {
   return out;
 }
 
+/** --report: BENCHMARKS.md again from latest.json (after editing bench/notes.md), without running anything. */
+function rerender(): void {
+  const { meta, rows } = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8'));
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown(meta, rows));
+  console.log(consoleTable(rows));
+  log(`written: ${join(ROOT, 'BENCHMARKS.md')}`);
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.report) return rerender();
   if (process.geteuid?.() !== 0) {
     console.error('bench: needs root (loop devices, mount); run `sudo npm run bench`');
     process.exitCode = 1;
