@@ -70,7 +70,8 @@ function pwriteAllSync(fd: number, buffer: Buffer, position: number): number {
   return done;
 }
 
-function execSync(step: IoStep): unknown {
+/** Does one step synchronously (exported for tests that drive an operation step by step). */
+export function execSync(step: IoStep): unknown {
   try {
     switch (step.op) {
       case 'stat':

@@ -183,14 +183,19 @@ function* fsyncStep(dev: OpenDevice): IoOp<void> {
   if (rc < 0) throw ioError(rc, 'fsync', dev.path);
 }
 
-/** Zeroes [offset, offset + length), writing only the MiB pieces that are not zero already. */
+const ZEROS = Buffer.alloc(MiB);
+
+/**
+ * Zeroes [offset, offset + length), writing only the MiB pieces that are not zero already: reading
+ * a hole costs no disk space, writing zeros to it would (and takes longer).
+ */
 function* zeroRange(dev: OpenDevice, offset: number, length: number): IoOp<void> {
   const end = Math.min(offset + length, dev.rawSize);
   for (let at = Math.max(0, offset); at < end; at += MiB) {
     const len = Math.min(MiB, end - at);
     const got = yield* preadStep(dev, len, at);
-    if (got.length === len && got.every((b) => b === 0)) continue;
-    yield* pwriteStep(dev, Buffer.alloc(len), at);
+    if (got.length === len && got.equals(ZEROS.subarray(0, len))) continue; // memcmp, not a JS loop
+    yield* pwriteStep(dev, ZEROS.subarray(0, len), at);
   }
 }
 

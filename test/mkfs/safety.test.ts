@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { constants, readdirSync, existsSync, mkdirSync, readFileSync, readSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CsumType, IncompatFeature, RaidProfile, mkfs, mkfsSync, type MkfsOptions } from '../../src/index';
 import { detectSignatures } from '../../src/mkfs/signatures';
@@ -173,6 +173,16 @@ describe('devices refused before any write, byte for byte unchanged', () => {
   });
 });
 
+test('no descriptor leaks, on success or refusal, sync or async', async () => {
+  const img = dir.image('fds.img', 256 * MiB);
+  const before = readdirSync('/proc/self/fd').length;
+  mkfsSync(img);
+  assert.throws(() => mkfsSync(img), /EEXIST/);
+  await mkfs(img, { force: true });
+  await assert.rejects(mkfs(img, { byteCount: 8 * MiB, force: true }), RangeError);
+  assert.equal(readdirSync('/proc/self/fd').length, before);
+});
+
 describe('signature detection by magic', () => {
   const page = (fill: (b: Buffer) => void) => {
     const b = Buffer.alloc(128 * 1024);
@@ -241,6 +251,15 @@ describe('in use: always refused, even with force', { skip: needsRoot }, () => {
         assert.equal(hashOf(img), before);
       } finally {
         execFileSync('umount', [mnt]);
+      }
+      // Held open exclusively by someone else (here: this process, O_EXCL): EBUSY, unchanged.
+      const held = openSync(loop, constants.O_RDONLY | constants.O_EXCL);
+      try {
+        const before = hashOf(img);
+        expectCode(() => mkfsSync(loop, { force: true }), Error, 'EBUSY');
+        assert.equal(hashOf(img), before);
+      } finally {
+        closeSync(held);
       }
       // Attached but not mounted: a block device that is free; force because it holds btrfs.
       const r = mkfsSync(loop, { force: true });
