@@ -266,6 +266,7 @@ export class SubvolumeIterator implements IterableIterator<SubvolumeEntry> {
     return this.core.fd;
   }
 
+  /** The next subvolume; `done` after the last (the descriptor is then released). */
   next(): IteratorResult<SubvolumeEntry> {
     try {
       const value = runSync(this.core.nextOp());
@@ -291,10 +292,12 @@ export class SubvolumeIterator implements IterableIterator<SubvolumeEntry> {
     runSync(this.core.closeOp());
   }
 
+  /** The iterator itself, so it works in `for...of`. */
   [Symbol.iterator](): this {
     return this;
   }
 
+  /** Same as {@link close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -331,6 +334,7 @@ export class AsyncSubvolumeIterator implements AsyncIterableIterator<SubvolumeEn
     return this.core.fd!;
   }
 
+  /** The next subvolume; `done` after the last (the descriptor is then released). */
   next(): Promise<IteratorResult<SubvolumeEntry>> {
     return this.serial(async () => {
       try {
@@ -358,10 +362,12 @@ export class AsyncSubvolumeIterator implements AsyncIterableIterator<SubvolumeEn
     return this.serial(() => runAsync(this.core.closeOp()));
   }
 
+  /** The iterator itself, so it works in `for await...of`. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** Same as {@link close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

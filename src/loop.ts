@@ -112,14 +112,17 @@ export class LoopDevice {
     detachLoopDeviceSync(this.path);
   }
 
+  /** Same as {@link close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
+  /** Same as {@link closeSync}, for `using`. */
   [Symbol.dispose](): void {
     this.closeSync();
   }
 
+  /** The device as plain data (path, number, backing file), for JSON output. */
   toJSON(): { path: string; number: number; backingFile: string } {
     return { path: this.path, number: this.number, backingFile: this.backingFile };
   }
