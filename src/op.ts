@@ -265,3 +265,41 @@ export function* targetIoctl(
   if (target.fd !== undefined) return yield* ioctl(target.fd, request, arg, ctx, options);
   return yield* ioctlAt(target.path!, openFlags, request, arg, ctx, options);
 }
+
+// ---- descriptors of the caller's target ----
+
+/** A checked path-or-descriptor (see validate.ts): exactly one of `path` and `fd` is set. */
+interface TargetLike {
+  path?: string;
+  fd?: number;
+}
+
+/** Opens the target (O_RDONLY unless told), or uses the caller's descriptor as it is. */
+export function* openTarget(target: TargetLike, ctx: StepContext, flags = fs.constants.O_RDONLY): Op<number> {
+  return target.fd ?? (yield* open(target.path!, flags, ctx));
+}
+
+/** Closes what {@link openTarget} opened; never the caller's descriptor. */
+export function* releaseTarget(target: TargetLike, fd: number): Op<void> {
+  if (target.fd === undefined) yield* close(fd);
+}
+
+/** Runs `body` with the target open, and releases it whatever happens. */
+export function* withTarget<T>(target: TargetLike, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
+  const fd = yield* openTarget(target, ctx);
+  try {
+    return yield* body(fd);
+  } finally {
+    yield* releaseTarget(target, fd);
+  }
+}
+
+/** Runs `body` with directory `path` open. */
+export function* withDir<T>(path: string, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
+  const fd = yield* open(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, ctx);
+  try {
+    return yield* body(fd);
+  } finally {
+    yield* close(fd);
+  }
+}

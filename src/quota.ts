@@ -10,7 +10,6 @@
  * polls QUOTA_RESCAN_STATUS instead of blocking a thread it could not get back.
  * @module
  */
-import * as fs from 'node:fs';
 import { argTypeError, argValueError, BtrfsError, errnoText, rangeError, type StepContext, sysError } from './errors';
 import {
   BTRFS_QGROUP_INFO_KEY,
@@ -52,7 +51,7 @@ import {
 } from './kernel/quota';
 import type { SearchItem } from './kernel/search';
 import { toNumberOrNull, toSafeNumber, U64_MAX } from './kernel/struct';
-import { close, ioctl, type IoctlOptions, type Op, open, runAsync, runSync } from './op';
+import { ioctl, type IoctlOptions, type Op, openTarget, releaseTarget, runAsync, runSync, withTarget } from './op';
 import { type SearchRange, TreeSearch } from './tree-search';
 import { checkOptions, checkPathOrFd, checkQgroupId, contextOf, type PathOrFd, type Target } from './validate';
 
@@ -240,25 +239,6 @@ function* quotaIoctl(fd: number, request: number, arg: Uint8Array | null, ctx: S
   }
 }
 
-// ---- descriptors ----
-
-function* openTarget(target: Target, ctx: StepContext): Op<number> {
-  return target.fd ?? (yield* open(target.path!, fs.constants.O_RDONLY, ctx));
-}
-
-function* releaseTarget(target: Target, fd: number): Op<void> {
-  if (target.fd === undefined) yield* close(fd);
-}
-
-function* withFd<T>(target: Target, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
-  const fd = yield* openTarget(target, ctx);
-  try {
-    return yield* body(fd);
-  } finally {
-    yield* releaseTarget(target, fd);
-  }
-}
-
 // ---- reading the quota tree ----
 
 /** Bytes of a search result header, and a bound on the size of any quota tree item (they are 0 to 40). */
@@ -327,7 +307,7 @@ function* readStatusItem(fd: number, ctx: StepContext): Op<StatusItem | null> {
 
 function* quotaCtlOp(target: Target, cmd: bigint, operation: string): Op<void> {
   const ctx = contextOf(operation, 'QUOTA_CTL_FAILED', target);
-  yield* withFd(target, ctx, function* (fd) {
+  yield* withTarget(target, ctx, function* (fd) {
     if (cmd !== BTRFS_QUOTA_CTL_DISABLE) {
       // The kernel answers 0 to an enable in the other mode and changes nothing (§5.8): say so instead.
       let status: StatusItem | null = null;
@@ -467,7 +447,7 @@ function* rescanStatusOnFd(fd: number, ctx: StepContext): Op<QuotaRescanStatus> 
 
 function* quotaStatusOp(target: Target): Op<QuotaStatus> {
   const ctx = contextOf('quotaStatus', 'SEARCH_FAILED', target);
-  return yield* withFd(target, ctx, function* (fd): Op<QuotaStatus> {
+  return yield* withTarget(target, ctx, function* (fd): Op<QuotaStatus> {
     const item = yield* readStatusItem(fd, ctx);
     if (!item || !(item.flags & BTRFS_QGROUP_STATUS_FLAG_ON)) return { enabled: false };
     const live = yield* rescanStatusOnFd(fd, { ...ctx, kind: 'QUOTA_RESCAN_STATUS_FAILED' });
@@ -511,7 +491,7 @@ export function quotaStatusSync(path: PathOrFd): QuotaStatus {
 
 function* quotaRescanOp(target: Target): Op<void> {
   const ctx = contextOf('quotaRescan', 'QUOTA_RESCAN_FAILED', target);
-  yield* withFd(target, ctx, function* (fd) {
+  yield* withTarget(target, ctx, function* (fd) {
     const arg = Buffer.alloc(btrfs_ioctl_quota_rescan_args.size); // flags must be 0
     // Starting a rescan commits the current transaction first: a dedicated thread when async.
     yield* quotaIoctl(fd, BTRFS_IOC_QUOTA_RESCAN, arg, ctx, { name: 'BTRFS_IOC_QUOTA_RESCAN', blocking: true }, {
@@ -544,7 +524,7 @@ export function quotaRescanSync(path: PathOrFd): void {
 
 function* rescanStatusOp(target: Target): Op<QuotaRescanStatus> {
   const ctx = contextOf('quotaRescanStatus', 'QUOTA_RESCAN_STATUS_FAILED', target);
-  return yield* withFd(target, ctx, (fd) => rescanStatusOnFd(fd, ctx));
+  return yield* withTarget(target, ctx, (fd) => rescanStatusOnFd(fd, ctx));
 }
 
 /**
@@ -579,7 +559,7 @@ function* rescanWaitOnFd(fd: number, ctx: StepContext): Op<void> {
 
 function* rescanWaitOp(target: Target): Op<void> {
   const ctx = contextOf('quotaRescanWait', 'QUOTA_RESCAN_WAIT_FAILED', target);
-  yield* withFd(target, ctx, (fd) => rescanWaitOnFd(fd, ctx));
+  yield* withTarget(target, ctx, (fd) => rescanWaitOnFd(fd, ctx));
 }
 
 /** Options of {@link quotaRescanWait}. */
@@ -707,7 +687,7 @@ function* qgroupCreateOp(target: Target, qgroupid: bigint, create: boolean): Op<
   const operation = create ? 'qgroupCreate' : 'qgroupDestroy';
   const ctx = contextOf(operation, 'QGROUP_CREATE_FAILED', target);
   const name = format(qgroupid);
-  yield* withFd(target, ctx, function* (fd) {
+  yield* withTarget(target, ctx, function* (fd) {
     const arg = btrfs_ioctl_qgroup_create_args.encode({ create: create ? 1n : 0n, qgroupid });
     // Joins a transaction, which may wait for a commit: a dedicated thread when async.
     yield* quotaIoctl(fd, BTRFS_IOC_QGROUP_CREATE, arg, ctx, { name: 'BTRFS_IOC_QGROUP_CREATE', blocking: true }, create
@@ -783,7 +763,7 @@ function* qgroupAssignOp(target: Target, child: bigint, parent: bigint, assign: 
   const operation = assign ? 'qgroupAssign' : 'qgroupRemove';
   const ctx = contextOf(operation, 'QGROUP_ASSIGN_FAILED', target);
   const relation = `${format(child)} -> ${format(parent)}`;
-  yield* withFd(target, ctx, function* (fd) {
+  yield* withTarget(target, ctx, function* (fd) {
     const arg = btrfs_ioctl_qgroup_assign_args.encode({ assign: assign ? 1n : 0n, src: child, dst: parent });
     yield* quotaIoctl(fd, BTRFS_IOC_QGROUP_ASSIGN, arg, ctx, { name: 'BTRFS_IOC_QGROUP_ASSIGN', blocking: true }, assign
       ? { EEXIST: `relation ${relation} exists already`, EINVAL: `qgroup ${format(child)} or ${format(parent)} does not exist` }
@@ -895,7 +875,7 @@ function checkLimits(value: unknown): LimitArgs {
 
 function* qgroupLimitOp(target: Target, qgroupid: bigint, lim: LimitArgs): Op<void> {
   const ctx = contextOf('qgroupLimit', 'QGROUP_LIMIT_FAILED', target);
-  yield* withFd(target, ctx, function* (fd) {
+  yield* withTarget(target, ctx, function* (fd) {
     const arg = btrfs_ioctl_qgroup_limit_args.encode({ qgroupid, lim });
     // QGROUP_LIMIT is _IOR in the headers but only read by the kernel; it joins a transaction.
     yield* quotaIoctl(fd, BTRFS_IOC_QGROUP_LIMIT, arg, ctx, { name: 'BTRFS_IOC_QGROUP_LIMIT', blocking: true }, {
@@ -971,7 +951,7 @@ function limitOf(flags: bigint, flag: bigint, value: bigint, name: string): numb
 
 function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
   const ctx = contextOf('qgroupInfo', 'SEARCH_FAILED', target);
-  return yield* withFd(target, ctx, function* (fd) {
+  return yield* withTarget(target, ctx, function* (fd) {
     // Info items (0, 242, id), limit items (0, 244, id), then relations (a, 246, b) for each pair in
     // both directions: one range, read in as few calls as the buffer allows.
     const range: SearchRange = {

@@ -44,7 +44,7 @@ import {
   encodeQgroupInherit,
 } from './kernel/subvol';
 import { btrfs_dir_item } from './kernel/tree';
-import { classify, close, ioctl, type Op, open, runAsync, runSync, type StatResult, targetIoctl } from './op';
+import { classify, close, ioctl, type Op, open, runAsync, runSync, type StatResult, targetIoctl, withDir, withTarget } from './op';
 import {
   backRef,
   decodeSubvolInfo,
@@ -77,36 +77,6 @@ const { O_RDONLY, O_DIRECTORY } = fs.constants;
 const ENOTTY = -25;
 
 // ---- shared helpers ----
-
-/** Opens the target (or uses the caller's descriptor). */
-function* openTarget(target: Target, ctx: StepContext, flags = O_RDONLY): Op<number> {
-  return target.fd ?? (yield* open(target.path!, flags, ctx));
-}
-
-/** Closes what {@link openTarget} opened; never the caller's descriptor. */
-function* releaseTarget(target: Target, fd: number): Op<void> {
-  if (target.fd === undefined) yield* close(fd);
-}
-
-/** Runs `body` with the target open, and releases it whatever happens. */
-function* withTarget<T>(target: Target, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
-  const fd = yield* openTarget(target, ctx);
-  try {
-    return yield* body(fd);
-  } finally {
-    yield* releaseTarget(target, fd);
-  }
-}
-
-/** Runs `body` with directory `path` open. */
-function* withDir<T>(path: string, ctx: StepContext, body: (fd: number) => Op<T>): Op<T> {
-  const fd = yield* open(path, O_RDONLY | O_DIRECTORY, ctx);
-  try {
-    return yield* body(fd);
-  } finally {
-    yield* close(fd);
-  }
-}
 
 /** The path to hand to statfs/stat for a target. */
 const statPath = (target: Target): string => (target.fd !== undefined ? `/proc/self/fd/${target.fd}` : target.path!);
