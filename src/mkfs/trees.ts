@@ -9,9 +9,8 @@
  * @internal
  * @module
  */
-import { sealBlock } from './checksum';
+import { nameHash, sealBlock } from './checksum';
 import {
-  BG_DATA,
   BG_METADATA,
   BG_SYSTEM,
   BLOCK_GROUP_ITEM_KEY,
@@ -54,7 +53,6 @@ import {
   UUID_KEY_SUBVOL,
   UUID_TREE,
 } from './constants';
-import { nameHash } from './checksum';
 import {
   blockGroupItem,
   chunkItem,
@@ -507,6 +505,3 @@ function nodeBlock(p: TreeParams, owner: bigint, addr: number, level: number, ch
   sealBlock(p.csumType, block);
   return block;
 }
-
-/** Type bits of the chunk kinds, for callers. */
-export const CHUNK_TYPES = { BG_DATA, BG_METADATA, BG_SYSTEM };
