@@ -148,9 +148,12 @@ describe('mount and umount (kernel)', { skip: needsRoot }, () => {
       for (const d of [noexec, bindRo, bindRw]) if (mountInfo(d)) btrfs.umountSync(d);
       await btrfs.umount(m);
     }
+    assert.ok(await waitUntil(() => loopsBelow(s.dir).length === 0), 'binds gone, the loop device released');
   });
 
   it('umount: EBUSY while a file is open, DETACH succeeds and the filesystem lives on until closed', async () => {
+    // Earlier tests' autoclear devices are released asynchronously: start from none.
+    assert.ok(await waitUntil(() => loopsBelow(s.dir).length === 0));
     await btrfs.mount(image, m, { loop: true });
     const fd = openSync(`${m}/held`, 'w');
     try {
