@@ -25,7 +25,8 @@
  *   mount IMG MNT N           N times: attach IMG to a free loop device with autoclear
  *                             (LOOP_CTL_GET_FREE + LOOP_CONFIGURE), mount, close, umount2
  *   mountdev DEV MNT N        N times: mount DEV on MNT, umount2
- *   loop IMG N                N times: attach IMG (no autoclear), LOOP_CLR_FD, close
+ *   loop IMG N                N times: attach IMG (no autoclear), close; open the device again,
+ *                             LOOP_CLR_FD, close (an attach and a detach call, as the API has them)
  *   rusage CMD ARGS...        runs CMD (stdout to /dev/null), prints its wall time and peak RSS
  */
 #define _GNU_SOURCE
@@ -475,7 +476,10 @@ static int cmd_loop(const char *img, long n) {
   uint64_t t0 = now_ns();
   char dev[64];
   for (long i = 0; i < n; i++) {
-    int lfd = loop_attach(img, 0, dev, sizeof dev);
+    /* As attachLoopDevice + detach: the device is closed after binding and opened again to clear. */
+    close(loop_attach(img, 0, dev, sizeof dev));
+    int lfd = open(dev, O_RDONLY | O_CLOEXEC);
+    if (lfd < 0) die("open", dev);
     if (ioctl(lfd, LOOP_CLR_FD) < 0) die("LOOP_CLR_FD", dev);
     close(lfd);
   }

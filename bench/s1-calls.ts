@@ -26,7 +26,7 @@ import {
 } from '../src/index';
 import { native } from '../src/native';
 import { BTRFS_IOC_GET_SUBVOL_INFO, btrfs_ioctl_get_subvol_info_args } from '../src/kernel/subvol';
-import { commandMs, inFlight, limit, pick, Samples, timeSyncMs, withLoopDelay } from './util';
+import { commandMs, idleLoopDelay, inFlight, limit, pick, Samples, timeSyncMs, withLoopDelay } from './util';
 
 interface CallOp {
   key: 'is' | 'id' | 'info' | 'ro';
@@ -92,6 +92,7 @@ export async function perCall(ctx: Ctx): Promise<Row[]> {
     });
     variants.push({ name: `${op.key} C 4 threads`, run: async () => { const r = await limit('calls', op.key, sub, ASYNC_N, 4); s.add(`${op.key}.c4`, r.n / (r.ns / 1e9)); } });
   }
+  variants.push({ name: 'idle', run: async () => s.add('eld.idle', await idleLoopDelay(500)) });
   try {
     await ctx.interleave(runs, variants, s);
   } finally {
@@ -118,8 +119,9 @@ export async function perCall(ctx: Ctx): Promise<Row[]> {
   rows.push({ id: '1.openclose', scenario: 1, metric: 'breakdown: fs.openSync + fs.closeSync', impl: 'node:fs', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('openclose') });
   rows.push({ id: '1.native.ioctl', scenario: 1, metric: 'breakdown: native ioctl(fd, GET_SUBVOL_INFO), buffer reused', impl: 'addon', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('native.ioctl'), limit: '1.info.cfd' });
   if (hasIoctlAt) rows.push({ id: '1.native.ioctlAt', scenario: 1, metric: 'breakdown: native ioctlAt(path, GET_SUBVOL_INFO), buffer reused', impl: 'addon', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('native.ioctlAt'), limit: '1.info.c' });
-  rows.push({ id: '1.alloc', scenario: 1, metric: 'breakdown: Buffer.alloc(4096) (ino_lookup_args, search buffers)', impl: 'node:buffer', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('alloc') });
+  rows.push({ id: '1.alloc', scenario: 1, metric: 'breakdown: Buffer.alloc(4096) in a tight loop (ino_lookup_args, search buffers)', impl: 'node:buffer', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('alloc') });
   rows.push({ id: '1.decode', scenario: 1, metric: 'breakdown: generic layout decode of get_subvol_info_args', impl: 'codec', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('decode') });
+  rows.push({ id: '1.eld.idle', scenario: 1, metric: 'event-loop delay, idle for 0.5 s (noise floor)', impl: 'node', kind: 'info', unit: 'ms', better: 'lower', samples: s.get('eld.idle') });
   for (const op of ops) {
     const base = `1.${op.key}`;
     rows.push({

@@ -22,7 +22,7 @@ import {
   deleteSubvolumeSync,
   syncSync,
 } from '../src/index';
-import { commandMs, inFlight, limit, pick, Samples, sh, timeSyncMs, withLoopDelay } from './util';
+import { commandMs, idleLoopDelay, inFlight, limit, pick, Samples, sh, timeSyncMs, withLoopDelay } from './util';
 
 const OPS = ['create', 'snapshot', 'delete'] as const;
 type OpName = (typeof OPS)[number];
@@ -121,6 +121,7 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
       await finish(w, c.spread, false);
     },
   }));
+  variants.push({ name: 'idle', run: async () => s.add('eld.idle', await idleLoopDelay(1000)) });
   // A btrfs process per call: fewer calls (each costs a process), scaled to 1,000.
   variants.push({
     name: 'cli',
@@ -164,6 +165,7 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
     rows.push({ id: `${base}.py64.spread`, scenario: 3, metric: `${WIDTH} threads, ${SPREAD} dirs`, impl: 'python3-btrfsutil', kind: 'peer', unit, better: 'lower', samples: s.get(`${op}.py64.spread`) });
     rows.push({ id: `${base}.cli`, scenario: 3, metric: `btrfs subvolume ${op === 'snapshot' ? 'snapshot' : op}, a process per call (${CLI_N}, scaled)`, impl: 'btrfs CLI', kind: 'peer', unit, better: 'lower', samples: s.get(`${op}.cli`) });
   }
+  rows.push({ id: '3.eld.idle', scenario: 3, metric: 'event-loop worst delay, idle for 1 s (noise floor)', impl: 'node', kind: 'info', unit: 'ms', better: 'lower', samples: s.get('eld.idle') });
   for (const where of ['same', 'spread'] as const) {
     rows.push({
       id: `3.eld.${where}`, scenario: 3, metric: `event-loop worst delay, ${WIDTH} in flight, ${where === 'same' ? 'one dir' : `${SPREAD} dirs`}`, impl: 'btrfs', kind: 'ours', unit: 'ms', better: 'lower',

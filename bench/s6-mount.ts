@@ -50,7 +50,7 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
       sync: () => attachLoopDeviceSync(image).detachSync(),
       async: async () => (await attachLoopDevice(image)).detach(),
       c: () => limit('loop', image, K),
-      cText: 'GET_FREE + LOOP_CONFIGURE + LOOP_CLR_FD',
+      cText: 'GET_FREE + LOOP_CONFIGURE, close; open + LOOP_CLR_FD',
       cli: () => { const dev = sh('losetup', '--find', '--show', image).trim(); commandMs('losetup', ['-d', dev]); },
       cliText: 'losetup --find --show; losetup -d',
     },

@@ -11,7 +11,7 @@ import { runInNewContext } from 'node:vm';
 import type { Ctx } from './context';
 import type { Row } from './report';
 import { createSubvolumeSync, qgroupInfo, quotaEnableSync, quotaRescanWaitSync, subvolumeInfo, subvolumes, syncSync } from '../src/index';
-import { limit, openFdCount, percentile, pick, withLoopDelay } from './util';
+import { idleLoopDelay, limit, openFdCount, percentile, pick, withLoopDelay } from './util';
 
 const CALLERS = 64;
 const MiB = 1024 * 1024;
@@ -84,6 +84,7 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
     const rssEnd = process.memoryUsage.rss();
     const fdsAfter = openFdCount();
     if (r < 0) continue;
+    add('idle', await idleLoopDelay(1000));
     add('ops', ops / elapsed);
     add('p50', percentile(latencies.all!, 50));
     add('p99', percentile(latencies.all!, 99));
@@ -109,6 +110,7 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
     row('p99', 'latency p99, all calls', 'ms', 'lower', { kind: 'info' }),
     ...kinds.flatMap((k) => [row(`${k}.p50`, `latency p50, ${k}`, 'ms', 'lower', { kind: 'info' }), row(`${k}.p99`, `latency p99, ${k}`, 'ms', 'lower', { kind: 'info' })]),
     row('eld', 'event-loop worst delay', 'ms', 'lower', { kind: 'info' }),
+    row('idle', 'event-loop worst delay, idle for 1 s (noise floor)', 'ms', 'lower', { kind: 'info' }),
     row('heap', 'heap growth after GC, from 1 s to the end', 'MiB', 'lower', { targets: [{ type: 'value', max: 1, text: '< 1 MiB (flat)' }] }),
     row('rss', 'RSS growth, from 1 s to the end', 'MiB', 'lower', { kind: 'info' }),
     row('fds', 'descriptors left open after the run', 'fds', 'lower', { targets: [{ type: 'value', max: 0, text: '0 (no leak)' }] }),

@@ -84,6 +84,12 @@ export async function withLoopDelay<T>(fn: () => Promise<T>): Promise<{ value: T
   }
 }
 
+/** The event loop's worst delay over `ms` of doing nothing: the machine's noise floor for the figures above. */
+export async function idleLoopDelay(ms: number): Promise<number> {
+  const { maxMs } = await withLoopDelay(() => new Promise((resolve) => setTimeout(resolve, ms)));
+  return maxMs;
+}
+
 /**
  * Interleaved runs: one unrecorded warm-up of each variant, then `runs` rounds in which every
  * variant runs once, the order rotating each round so drift on a shared machine hits all alike.
