@@ -51,7 +51,10 @@ for (const nodesize of nodesizes)
           }
 
 const filter = process.env.MKFS_MATRIX_FILTER;
-for (const c of cases) {
-  if (filter && !c.name.includes(filter)) continue;
-  test(c.name, { skip: enabled ? false : 'set MKFS_MATRIX=1 (node scripts/mkfs-matrix.js)' }, () => void runCase(c, dir!));
+if (!enabled) test(`full mkfs matrix (${cases.length} cases)`, { skip: 'set MKFS_MATRIX=1 (node scripts/mkfs-matrix.js)' }, () => {});
+else {
+  for (const c of cases) {
+    if (filter && !c.name.includes(filter)) continue;
+    test(c.name, () => void runCase(c, dir!));
+  }
 }
