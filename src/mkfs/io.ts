@@ -23,6 +23,8 @@ export interface StatInfo {
   dev: number;
   ino: number;
   rdev: number;
+  /** 512-byte blocks allocated: 0 for a file that is one hole (fresh sparse image). */
+  blocks: number;
 }
 
 export type IoStep =
@@ -49,12 +51,12 @@ function errnoOf(error: unknown): number {
 }
 
 function statInfo(s: fs.Stats): StatInfo {
-  return { isBlockDevice: s.isBlockDevice(), isFile: s.isFile(), size: s.size, dev: s.dev, ino: s.ino, rdev: s.rdev };
+  return { isBlockDevice: s.isBlockDevice(), isFile: s.isFile(), size: s.size, dev: s.dev, ino: s.ino, rdev: s.rdev, blocks: s.blocks };
 }
 
 /** pread until `length` bytes or end of file; returns the bytes read. */
 function preadAllSync(fd: number, length: number, position: number): Buffer {
-  const buf = Buffer.alloc(length);
+  const buf = Buffer.allocUnsafe(length); // filled by the read; only the bytes read are returned
   let done = 0;
   while (done < length) {
     const n = fs.readSync(fd, buf, done, length - done, position + done);
@@ -111,7 +113,7 @@ export function execSync(step: IoStep): unknown {
 const fsp = fs.promises;
 
 async function preadAll(fd: number, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
+  const buf = Buffer.allocUnsafe(length); // filled by the read; only the bytes read are returned
   let done = 0;
   while (done < length) {
     const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>

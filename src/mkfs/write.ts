@@ -165,6 +165,8 @@ interface OpenDevice {
   /** Bytes the filesystem uses, floored to sectorsize. */
   size: number;
   created: boolean;
+  /** A regular file with no block allocated: it reads as zeros throughout, nothing to wipe. */
+  allHole: boolean;
 }
 
 function* preadStep(dev: OpenDevice, length: number, position: number): IoOp<Buffer> {
@@ -190,6 +192,7 @@ const ZEROS = Buffer.alloc(MiB);
  * a hole costs no disk space, writing zeros to it would (and takes longer).
  */
 function* zeroRange(dev: OpenDevice, offset: number, length: number): IoOp<void> {
+  if (dev.allHole) return; // a fresh sparse image: every byte already reads as zero
   const end = Math.min(offset + length, dev.rawSize);
   for (let at = Math.max(0, offset); at < end; at += MiB) {
     const len = Math.min(MiB, end - at);
@@ -215,7 +218,7 @@ export function* mkfsOp(cfg: Config): IoOp<{ result: MkfsResult; blockPaths: str
         // Create now, with O_EXCL: an empty new file cannot hold anyone's data.
         const fd: number = yield* yieldStep({ op: 'open', path, flags: C.O_RDWR | C.O_CREAT | C.O_EXCL, mode: 0o644 });
         if (fd < 0) throw sysError(fd, 'open', { operation: OPERATION, kind: 'OPEN_FAILED', path });
-        devices.push({ path, fd, block: false, rawSize: 0, size: 0, created: true });
+        devices.push({ path, fd, block: false, rawSize: 0, size: 0, created: true, allHole: true });
         created = true;
         st = yield* yieldStep({ op: 'fstat', fd });
       }
@@ -230,7 +233,7 @@ export function* mkfsOp(cfg: Config): IoOp<{ result: MkfsResult; blockPaths: str
         const fd: number = yield* yieldStep({ op: 'open', path, flags });
         if (fd === -16) throw refused('EBUSY', path, 'device is in use (mounted, or open exclusively elsewhere)');
         if (fd < 0) throw sysError(fd, 'open', { operation: OPERATION, kind: 'OPEN_FAILED', path });
-        dev = { path, fd, block: st.isBlockDevice, rawSize: st.size, size: 0, created: false };
+        dev = { path, fd, block: st.isBlockDevice, rawSize: st.size, size: 0, created: false, allHole: st.isFile && st.blocks === 0 };
         devices.push(dev);
       }
       if (dev.block) {
