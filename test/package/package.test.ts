@@ -14,6 +14,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   readSync,
   readdirSync,
   rmSync,
@@ -146,6 +147,17 @@ describe('npm pack', () => {
 });
 
 describe('installed without a compiler', () => {
+  test('the btrfs-node bin is linked and runs', () => {
+    const bin = join(consumer, 'node_modules', '.bin', 'btrfs-node');
+    assert.ok(existsSync(bin), 'node_modules/.bin/btrfs-node missing');
+    const version = spawnSync(bin, ['--version'], { encoding: 'utf8', env });
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).version);
+    const failed = spawnSync(bin, ['subvolume', 'show', '/proc'], { encoding: 'utf8', env });
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /ENOTTY/);
+  });
+
   test('the install step used the prebuild: nothing was compiled', () => {
     assert.ok(existsSync(join(installed, 'prebuilds', 'linux-x64', 'btrfs.node')));
     assert.equal(existsSync(join(installed, 'build')), false, 'install.js compiled from source');
