@@ -11,8 +11,8 @@
  *   npm run bench -- --no-write        print only; keep latest.json and BENCHMARKS.md as they are
  *   npm run bench -- --report          rewrite BENCHMARKS.md from latest.json (after editing bench/notes.md)
  *
- * Smoke and filtered runs write bench/results/<mode>.json but leave latest.json and BENCHMARKS.md
- * to full runs. Everything the run makes (mounts, loop devices, images) is removed at the end, on
+ * Smoke, quick and filtered runs write out/bench/<mode>.json and leave bench/results/latest.json and
+ * BENCHMARKS.md to full runs. Everything the run makes (mounts, loop devices, images) is removed at the end, on
  * Ctrl-C and when a scenario throws; the last line says whether anything was left behind.
  */
 import { execFileSync } from 'node:child_process';
@@ -142,6 +142,8 @@ async function main(): Promise<void> {
       gcc: versionOf('gcc', ['-dumpfullversion']),
       utilLinux: versionOf('losetup', ['--version']),
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+      // What was measured: the work tree as built by this run (dirty = uncommitted changes in it).
+      git: versionOf('git', ['-C', ROOT, 'describe', '--always', '--dirty']),
     },
     load: loads,
   };
@@ -150,7 +152,8 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const official = opts.mode === 'full' && opts.filter.length === 0;
   if (opts.write) {
-    const file = join(dir, official ? 'latest.json' : `${opts.mode}${opts.filter.length ? `-${opts.filter.join('-')}` : ''}.json`);
+    // Only full runs of everything are results; the others go to out/ (build output, not committed).
+    const file = official ? join(dir, 'latest.json') : join(ROOT, 'out', 'bench', `${opts.mode}${opts.filter.length ? `-${opts.filter.join('-')}` : ''}.json`);
     writeFileSync(file, `${JSON.stringify({ meta, leftovers: left, rows: results }, null, 2)}\n`);
     log(`written: ${file}`);
     if (official) {

@@ -68,6 +68,7 @@ one scenario, \`--smoke\` for a few iterations of each (CI).
 
 - **Date**: ${meta.date} (${meta.mode} run, ${meta.seconds} s)
 - **Machine**: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel} (${m.arch})
+- **Code measured**: ${v.git ?? 'unknown'} (the work tree as built by the run)
 - **Versions**: Node ${v.node}, ${v.btrfsProgs}, python3-btrfsutil ${v.python3Btrfsutil} (${v.python}), gcc ${v.gcc}, ${v.utilLinux}, libuv pool ${v.uvThreadpoolSize} threads
 - **Load average** (1/5/15 min) before → after each scenario: ${loads}
 
