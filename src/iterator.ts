@@ -28,6 +28,7 @@ import {
 } from './kernel/subvol';
 import { btrfs_root_ref, rootRefName } from './kernel/tree';
 import { close, ioctl, type Op, open, runAsync, runSync, type StatResult } from './op';
+import { SEARCH_ARGS_V2_BUF_OFFSET } from './kernel/search';
 import { TreeSearch } from './tree-search';
 import { type SubvolumeInfo, infoById, infoOfFd, inoLookupPath, lookupSubvolumeId } from './subvolume-core';
 import { checkBoolean, checkOptionalId, checkOptions, checkPathOrFd, contextOf, type PathOrFd, type Target } from './validate';
@@ -36,6 +37,10 @@ const { O_RDONLY, O_DIRECTORY } = fs.constants;
 const EOVERFLOW = -75;
 const EACCES = -13;
 const EPERM = -1;
+/** Result bytes per search: 16 KiB holds ~300 ROOT_REF items. */
+const SEARCH_BUFFER = 16384;
+/** The largest ROOT_REF payload: the 18-byte btrfs_root_ref and a 255-byte name. */
+const ROOT_REF_MAX = 18 + 255;
 
 /** Options for {@link subvolumes} and {@link subvolumesSync}. */
 export interface SubvolumeIteratorOptions {
@@ -70,6 +75,9 @@ interface Child {
 /** One level of the depth-first walk. */
 interface Frame {
   id: bigint;
+  /** Where it hangs (from its ROOT_REF): the parent subvolume and the directory inode there. */
+  parentId: bigint;
+  dirId: bigint;
   path: string;
   /** Unprivileged mode: an fd inside this subvolume (null when it could not be opened). */
   fd: number | null;
@@ -88,6 +96,8 @@ const joinPath = (a: string, b: string): string => (a === '' ? b : b === '' ? a 
 export class IteratorCore {
   fd: number | null = null;
   private stack: Frame[] = [];
+  /** One search buffer for the whole walk: listing allocates nothing per page. */
+  private readonly searchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + SEARCH_BUFFER);
   private started = false;
   private closed = false;
   private readonly privileged: boolean;
@@ -121,7 +131,7 @@ export class IteratorCore {
     }
     // Unprivileged, the top frame needs an fd inside the top subvolume: the one we have.
     const frameFd = this.privileged ? null : this.fd;
-    this.stack.push({ id: top, path: '', fd: frameFd, pending: [], cursor: 0n });
+    this.stack.push({ id: top, parentId: 0n, dirId: 0n, path: '', fd: frameFd, pending: [], cursor: 0n });
   }
 
   /** The next entry, or undefined at the end. */
@@ -159,7 +169,7 @@ export class IteratorCore {
     const entry: SubvolumeEntry = { path: frame.path, id: toSafeNumber(frame.id, 'id') };
     if (this.withInfo) {
       if (frame.fd !== null) entry.info = yield* infoOfFd(frame.fd, this.ctx);
-      else if (this.privileged) entry.info = yield* infoById(this.fd!, frame.id, this.ctx);
+      else if (this.privileged) entry.info = yield* infoById(this.fd!, frame.id, this.ctx, frame);
       else {
         // Unprivileged and not enterable: GET_SUBVOL_INFO needs an fd inside it.
         throw sysError(EACCES, 'open', { ...this.ctx, kind: 'OPEN_FAILED', path: frame.path });
@@ -173,7 +183,7 @@ export class IteratorCore {
     if (this.privileged) {
       const dir = child.dirid === 256n ? '' : yield* inoLookupPath(this.fd!, parent.id, child.dirid, this.ctx);
       const path = joinPath(parent.path, dir.replace(/\/$/, ''));
-      return { id: child.id, path: joinPath(path, child.name!), fd: null, pending: [], cursor: 0n };
+      return { id: child.id, parentId: parent.id, dirId: child.dirid, path: joinPath(path, child.name!), fd: null, pending: [], cursor: 0n };
     }
     const args = btrfs_ioctl_ino_lookup_user_args.encode({ dirid: child.dirid, treeid: child.id });
     yield* ioctl(parent.fd!, BTRFS_IOC_INO_LOOKUP_USER, args, { ...this.ctx, kind: 'INO_LOOKUP_USER_FAILED' }, { name: 'BTRFS_IOC_INO_LOOKUP_USER' });
@@ -183,7 +193,7 @@ export class IteratorCore {
     // Enter it to list its own children; a subvolume we may not open is listed but not entered.
     const fd: number = yield { op: 'open', path: `/proc/self/fd/${parent.fd}/${relative}`, flags: O_RDONLY | O_DIRECTORY };
     if (fd < 0 && fd !== EACCES && fd !== EPERM) throw sysError(fd, 'open', { ...this.ctx, kind: 'OPEN_FAILED', path });
-    return { id: child.id, path, fd: fd < 0 ? null : fd, pending: [], cursor: fd < 0 ? null : 0n };
+    return { id: child.id, parentId: parent.id, dirId: child.dirid, path, fd: fd < 0 ? null : fd, pending: [], cursor: fd < 0 ? null : 0n };
   }
 
   /** Fetches the next page of `frame`'s children into `frame.pending`. */
@@ -197,8 +207,7 @@ export class IteratorCore {
           max: { objectid: frame.id, type: BTRFS_ROOT_REF_KEY, offset: U64_MAX },
         },
         this.ctx,
-        16384,
-        256,
+        { bufferSize: SEARCH_BUFFER, maxItems: 256, maxItemSize: ROOT_REF_MAX, buffer: this.searchBuffer },
       );
       const page = yield* search.page();
       for (const item of page) {
@@ -206,7 +215,8 @@ export class IteratorCore {
         frame.pending.push({ id: item.offset, dirid: btrfs_root_ref.get(item.data, 'dirid'), name: rootRefName(item.data) });
       }
       const last = page[page.length - 1];
-      frame.cursor = last && last.offset < U64_MAX ? last.offset + 1n : null;
+      // A page that was not full holds the last children: no further (empty) search is needed.
+      frame.cursor = last && last.offset < U64_MAX && !search.done ? last.offset + 1n : null;
       return;
     }
     if (frame.fd === null) {

@@ -18,7 +18,6 @@ import {
   BTRFS_QGROUP_RELATION_KEY,
   BTRFS_QGROUP_STATUS_KEY,
   BTRFS_QUOTA_TREE_OBJECTID,
-  BTRFS_SEARCH_ARGS_BUFSIZE,
 } from './kernel/constants';
 import {
   BTRFS_IOC_QGROUP_ASSIGN,
@@ -241,37 +240,23 @@ function* quotaIoctl(fd: number, request: number, arg: Uint8Array | null, ctx: S
 
 // ---- reading the quota tree ----
 
-/** Bytes of a search result header, and a bound on the size of any quota tree item (they are 0 to 40). */
-const SEARCH_HEADER = 32;
+/** A bound on the payload of any quota tree item (they are 0 to 40 bytes). */
 const ITEM_MARGIN = 1024;
 /** Result buffer of one qgroupInfo search call: about 1,800 qgroups (info + limit items) per call. */
 const INFO_BUFFER = 256 * 1024;
 const INFO_MAX_ITEMS = 0x7fff_ffff;
 
-/**
- * True when a page proves the range is exhausted, so no further (empty) call is needed: the kernel
- * only stops early when the item count is reached or the next item does not fit, and this page left
- * room for any quota item. TREE_SEARCH (v1, 3,992 bytes) may have answered instead of v2 unless more
- * than that came back.
- */
-function exhausted(items: SearchItem[], bufferSize: number, maxItems: number): boolean {
-  if (items.length >= maxItems) return false;
-  let used = 0;
-  for (const item of items) used += SEARCH_HEADER + item.data.length;
-  const capacity = used > BTRFS_SEARCH_ARGS_BUFSIZE ? bufferSize : BTRFS_SEARCH_ARGS_BUFSIZE;
-  return used + SEARCH_HEADER + ITEM_MARGIN <= capacity;
-}
-
 /** Every item of the quota tree in `range`, in as few TREE_SEARCH calls as the buffer allows. */
 function* searchQuotaTree(fd: number, range: SearchRange, ctx: StepContext, bufferSize: number, maxItems: number): Op<SearchItem[]> {
-  const search = new TreeSearch(fd, range, ctx, bufferSize, maxItems);
+  // Quota items are 0 to 40 bytes: a page with room for one more proves the range exhausted.
+  const search = new TreeSearch(fd, range, ctx, { bufferSize, maxItems, maxItemSize: ITEM_MARGIN });
   const out: SearchItem[] = [];
   try {
     for (;;) {
       const page = yield* search.page();
       // Payloads are views into the page's buffer, which the next call does not reuse: keep them.
       out.push(...page);
-      if (page.length === 0 || exhausted(page, bufferSize, maxItems)) return out;
+      if (page.length === 0 || search.done) return out;
     }
   } catch (error) {
     throw explain(error);

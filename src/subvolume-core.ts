@@ -14,7 +14,7 @@ import {
   BTRFS_ROOT_SUBVOL_RDONLY,
   BTRFS_ROOT_TREE_OBJECTID,
 } from './kernel/constants';
-import { formatUuid, type Timespec, toDate, toSafeNumber, u64Number, viewOf } from './kernel/struct';
+import { formatUuid, le64Number, toSafeNumber, u64Number, viewOf } from './kernel/struct';
 import {
   BTRFS_IOC_GET_SUBVOL_INFO,
   BTRFS_IOC_INO_LOOKUP,
@@ -67,48 +67,6 @@ export interface SubvolumeInfo {
   stime: Date;
   /** Receive time (Date(0) when never received). */
   rtime: Date;
-}
-
-interface RawInfo {
-  id: bigint;
-  parentId: bigint;
-  dirId: bigint;
-  flags: bigint;
-  uuid: Buffer;
-  parentUuid: Buffer;
-  receivedUuid: Buffer;
-  generation: bigint;
-  ctransid: bigint;
-  otransid: bigint;
-  stransid: bigint;
-  rtransid: bigint;
-  ctime: Timespec;
-  otime: Timespec;
-  stime: Timespec;
-  rtime: Timespec;
-}
-
-function publicInfo(raw: RawInfo): SubvolumeInfo {
-  const n = (value: bigint, field: string) => toSafeNumber(value, `subvolume ${field}`);
-  return {
-    id: n(raw.id, 'id'),
-    parentId: n(raw.parentId, 'parentId'),
-    dirId: n(raw.dirId, 'dirId'),
-    flags: n(raw.flags, 'flags'),
-    readOnly: (raw.flags & BTRFS_ROOT_SUBVOL_RDONLY) !== 0n,
-    uuid: formatUuid(raw.uuid),
-    parentUuid: formatUuid(raw.parentUuid),
-    receivedUuid: formatUuid(raw.receivedUuid),
-    generation: n(raw.generation, 'generation'),
-    ctransid: n(raw.ctransid, 'ctransid'),
-    otransid: n(raw.otransid, 'otransid'),
-    stransid: n(raw.stransid, 'stransid'),
-    rtransid: n(raw.rtransid, 'rtransid'),
-    ctime: toDate(raw.ctime),
-    otime: toDate(raw.otime),
-    stime: toDate(raw.stime),
-    rtime: toDate(raw.rtime),
-  };
 }
 
 const INFO = btrfs_ioctl_get_subvol_info_args.fields;
@@ -187,39 +145,56 @@ export function* backRef(fd: number, id: bigint, ctx: StepContext): Op<BackRef |
 }
 
 /** Info of subvolume `id`, read from the root tree with TREE_SEARCH. Needs root. */
-export function* infoById(fd: number, id: bigint, ctx: StepContext): Op<SubvolumeInfo> {
+export function* infoById(fd: number, id: bigint, ctx: StepContext, where?: { parentId: bigint; dirId: bigint }): Op<SubvolumeInfo> {
   const searchCtx: StepContext = { ...ctx, kind: 'SEARCH_FAILED' };
-  // A snapshot's ROOT_ITEM key offset is its creation transid, so search every offset.
-  const items = yield* searchAll(fd, itemsOf(BTRFS_ROOT_TREE_OBJECTID, id, BTRFS_ROOT_ITEM_KEY), BTRFS_ROOT_ITEM_KEY, searchCtx);
+  // A snapshot's ROOT_ITEM key offset is its creation transid, so search every offset. There is
+  // one root item per subvolume: a page with room for another proves there is no more.
+  const range = itemsOf(BTRFS_ROOT_TREE_OBJECTID, id, BTRFS_ROOT_ITEM_KEY);
+  const items = yield* searchAll(fd, range, BTRFS_ROOT_ITEM_KEY, searchCtx, 4096, btrfs_root_item.size);
   const item = items[0];
   if (!item) throw btrfsError('SUBVOLUME_NOT_FOUND', ENOENT, 'ioctl', searchCtx);
   let parentId = 0n;
   let dirId = 0n;
-  if (id !== BTRFS_FS_TREE_OBJECTID) {
+  if (where) {
+    // The iterator read the ROOT_REF already: it holds the parent and the directory.
+    ({ parentId, dirId } = where);
+  } else if (id !== BTRFS_FS_TREE_OBJECTID) {
     const ref = yield* backRef(fd, id, ctx);
     if (!ref) throw btrfsError('SUBVOLUME_NOT_FOUND', ENOENT, 'ioctl', searchCtx); // deleted, not yet cleaned
     parentId = ref.parentId;
     dirId = ref.dirId;
   }
-  const r = btrfs_root_item.decode(item.data);
-  return publicInfo({
-    id,
-    parentId,
-    dirId,
-    flags: r.flags,
-    uuid: r.uuid,
-    parentUuid: r.parent_uuid,
-    receivedUuid: r.received_uuid,
-    generation: r.generation,
-    ctransid: r.ctransid,
-    otransid: r.otransid,
-    stransid: r.stransid,
-    rtransid: r.rtransid,
-    ctime: r.ctime,
-    otime: r.otime,
-    stime: r.stime,
-    rtime: r.rtime,
-  });
+  return decodeRootItem(item.data, id, parentId, dirId);
+}
+
+const ROOT = btrfs_root_item.fields;
+
+/** A ROOT_ITEM payload straight into a SubvolumeInfo (little-endian, no bigint). */
+function decodeRootItem(data: Buffer, id: bigint, parentId: bigint, dirId: bigint): SubvolumeInfo {
+  if (data.length < btrfs_root_item.size) throw new RangeError(`a ${data.length}-byte root item is older than this library reads`);
+  const view = viewOf(data);
+  const n = (field: { offset: number }, name: string) => le64Number(view, field.offset, `subvolume ${name}`);
+  const time = (field: { offset: number }) => new Date(n(field, 'time') * 1000 + Math.floor(view.getUint32(field.offset + 8, true) / 1e6));
+  const flags = n(ROOT.flags, 'flags');
+  return {
+    id: toSafeNumber(id, 'subvolume id'),
+    parentId: toSafeNumber(parentId, 'subvolume parentId'),
+    dirId: toSafeNumber(dirId, 'subvolume dirId'),
+    flags,
+    readOnly: (flags & Number(BTRFS_ROOT_SUBVOL_RDONLY)) !== 0,
+    uuid: formatUuid(data.subarray(ROOT.uuid.offset, ROOT.uuid.offset + 16)),
+    parentUuid: formatUuid(data.subarray(ROOT.parent_uuid.offset, ROOT.parent_uuid.offset + 16)),
+    receivedUuid: formatUuid(data.subarray(ROOT.received_uuid.offset, ROOT.received_uuid.offset + 16)),
+    generation: n(ROOT.generation, 'generation'),
+    ctransid: n(ROOT.ctransid, 'ctransid'),
+    otransid: n(ROOT.otransid, 'otransid'),
+    stransid: n(ROOT.stransid, 'stransid'),
+    rtransid: n(ROOT.rtransid, 'rtransid'),
+    ctime: time(ROOT.ctime),
+    otime: time(ROOT.otime),
+    stime: time(ROOT.stime),
+    rtime: time(ROOT.rtime),
+  };
 }
 
 /** Path of subvolume `id` from the top level of the filesystem ("" for the top level). Needs root. */

@@ -11,6 +11,7 @@
  */
 import type { StepContext } from './errors';
 import { legacyIoctls } from './features';
+import { BTRFS_SEARCH_ARGS_BUFSIZE } from './kernel/constants';
 import { U64_MAX } from './kernel/struct';
 import {
   BTRFS_IOC_TREE_SEARCH,
@@ -25,6 +26,8 @@ import {
 import { ioctl, type Op } from './op';
 
 const ENOTTY = -25;
+/** sizeof(struct btrfs_ioctl_search_header). */
+const SEARCH_HEADER_SIZE = 32;
 
 /** A (objectid, type, offset) key. */
 export interface Key {
@@ -55,24 +58,53 @@ function compare(a: Key, b: Key): number {
   return 0;
 }
 
+/** How a {@link TreeSearch} sizes and reuses its result buffer. */
+export interface TreeSearchOptions {
+  /** Result bytes per call (V2); 64 KiB holds ~1,150 ROOT_REF items. Default 65536. */
+  bufferSize?: number;
+  /** Items per call at most. Default 4096. */
+  maxItems?: number;
+  /**
+   * The largest payload an item in the range can have. With it, a page that stops short of
+   * `maxItems` with room left for one more such item proves the range exhausted, which saves the
+   * final empty call. Without it, only an empty page ends the search (any item may be a leaf's size).
+   */
+  maxItemSize?: number;
+  /**
+   * A buffer to reuse for every page, of the size the search needs (112 + bufferSize for V2, 4096
+   * for v1; another size is ignored). The iterator passes one so that listing allocates nothing
+   * per page; items then point into it and are only valid until the next call.
+   */
+  buffer?: Buffer;
+}
+
 /** A search in progress: call {@link TreeSearch.page} until it returns an empty page. */
 export class TreeSearch {
   private next: Key | null;
   private useV1: boolean;
 
-  /**
-   * @param bufferSize result bytes per call (V2); 64 KiB holds ~1,150 ROOT_REF items
-   * @param maxItems items per call at most
-   */
+  /** True once the range is known to hold nothing more. */
+  get done(): boolean {
+    return this.next === null || compare(this.next, this.range.max) > 0;
+  }
+  private readonly bufferSize: number;
+  private readonly maxItems: number;
+
   constructor(
     private readonly fd: number,
     private readonly range: SearchRange,
     private readonly ctx: StepContext,
-    private readonly bufferSize = 65536,
-    private readonly maxItems = 4096,
+    private readonly options: TreeSearchOptions = {},
   ) {
     this.next = range.min;
     this.useV1 = legacyIoctls();
+    this.bufferSize = options.bufferSize ?? 65536;
+    this.maxItems = options.maxItems ?? 4096;
+  }
+
+  private argsBuffer(size: number): Buffer {
+    const given = this.options.buffer;
+    return given?.length === size ? given : Buffer.alloc(size);
   }
 
   /** The next page of items (maybe of other types than asked: filter), or `[]` at the end. */
@@ -92,8 +124,9 @@ export class TreeSearch {
     };
     let buf: Buffer;
     let start: number;
+    let capacity: number;
     if (!this.useV1) {
-      buf = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + this.bufferSize);
+      buf = this.argsBuffer(SEARCH_ARGS_V2_BUF_OFFSET + this.bufferSize);
       btrfs_ioctl_search_args_v2.write(buf, { key, buf_size: BigInt(this.bufferSize) });
       const result = yield* ioctl(this.fd, BTRFS_IOC_TREE_SEARCH_V2, buf, this.ctx, {
         name: 'BTRFS_IOC_TREE_SEARCH_V2',
@@ -105,11 +138,13 @@ export class TreeSearch {
         return yield* this.page();
       }
       start = SEARCH_ARGS_V2_BUF_OFFSET;
+      capacity = this.bufferSize;
     } else {
-      buf = Buffer.alloc(4096);
+      buf = this.argsBuffer(4096);
       btrfs_ioctl_search_key.write(buf, { ...key, nr_items: Math.min(this.maxItems, 4096) });
       yield* ioctl(this.fd, BTRFS_IOC_TREE_SEARCH, buf, this.ctx, { name: 'BTRFS_IOC_TREE_SEARCH' });
       start = SEARCH_ARGS_BUF_OFFSET;
+      capacity = BTRFS_SEARCH_ARGS_BUFSIZE;
     }
     const count = btrfs_ioctl_search_key.get(buf, 'nr_items');
     if (count === 0) {
@@ -119,13 +154,17 @@ export class TreeSearch {
     const items = [...searchItems(buf, start, count)];
     const last = items[items.length - 1]!;
     this.next = successor({ objectid: last.objectid, type: last.type, offset: last.offset });
+    if (this.options.maxItemSize !== undefined && count < this.maxItems) {
+      const used = last.data.byteOffset + last.data.length - (buf.byteOffset + start);
+      if (capacity - used >= SEARCH_HEADER_SIZE + this.options.maxItemSize) this.next = null; // room left: nothing more
+    }
     return items;
   }
 }
 
 /** Every item of `type` in the range, in key order. For small ranges (one object's items). */
-export function* searchAll(fd: number, range: SearchRange, type: number, ctx: StepContext, bufferSize = 4096): Op<SearchItem[]> {
-  const search = new TreeSearch(fd, range, ctx, bufferSize);
+export function* searchAll(fd: number, range: SearchRange, type: number, ctx: StepContext, bufferSize = 4096, maxItemSize?: number): Op<SearchItem[]> {
+  const search = new TreeSearch(fd, range, ctx, { bufferSize, ...(maxItemSize !== undefined ? { maxItemSize } : {}) });
   const out: SearchItem[] = [];
   for (;;) {
     const page = yield* search.page();

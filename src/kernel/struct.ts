@@ -264,6 +264,13 @@ export function u64Number(view: DataView, at: number, what: string): number {
   return high * 0x1_0000_0000 + low;
 }
 
+/** Like {@link u64Number} for a little-endian (on-disk) u64. */
+export function le64Number(view: DataView, at: number, what: string): number {
+  const high = view.getUint32(at + 4, true);
+  if (high > 0x1fffff) throw rangeError(what, 'at most Number.MAX_SAFE_INTEGER to be exact as a number', view.getBigUint64(at, true));
+  return high * 0x1_0000_0000 + view.getUint32(at, true);
+}
+
 /** Like {@link toSafeNumber}, but the all-ones "unset" value becomes `null`. */
 export function toNumberOrNull(value: bigint, what: string): number | null {
   return value === U64_MAX ? null : toSafeNumber(value, what);
