@@ -49,7 +49,7 @@ import {
   statusItemEnableGen,
 } from './kernel/quota';
 import type { SearchItem } from './kernel/search';
-import { toNumberOrNull, toSafeNumber, U64_MAX } from './kernel/struct';
+import { le64Number, toNumberOrNull, toSafeNumber, U64_MAX, viewOf } from './kernel/struct';
 import { ioctl, type IoctlOptions, type Op, openTarget, releaseTarget, runAsync, runSync, withTarget } from './op';
 import { type SearchRange, TreeSearch } from './tree-search';
 import { checkOptions, checkPathOrFd, checkQgroupId, contextOf, type PathOrFd, type Target } from './validate';
@@ -930,9 +930,6 @@ export interface QgroupInfo {
   children: number[];
 }
 
-function limitOf(flags: bigint, flag: bigint, value: bigint, name: string): number | null {
-  return flags & flag ? toSafeNumber(value, name) : null;
-}
 
 function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
   const ctx = contextOf('qgroupInfo', 'SEARCH_FAILED', target);
@@ -945,52 +942,79 @@ function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
       max: { objectid: U64_MAX, type: BTRFS_QGROUP_RELATION_KEY, offset: U64_MAX },
     };
     const items = yield* searchQuotaTree(fd, range, ctx, INFO_BUFFER, INFO_MAX_ITEMS);
-    const groups = new Map<bigint, { info?: Uint8Array; limit?: Uint8Array; parents: Set<bigint>; children: Set<bigint> }>();
-    const entry = (id: bigint) => {
-      let e = groups.get(id);
-      if (!e) groups.set(id, (e = { parents: new Set(), children: new Set() }));
-      return e;
+    // The tree's key order does the sorting: info items by qgroup id, then limit items, then the
+    // relations by (a, b), so every list below is built ascending without a sort.
+    interface Group {
+      result: QgroupInfo;
+      info: Uint8Array | null;
+      limit: Uint8Array | null;
+    }
+    const byId = new Map<number, Group>();
+    const order: Group[] = [];
+    const group = (raw: bigint): Group => {
+      const id = qgroupNumber(raw, 'qgroupid');
+      let g = byId.get(id);
+      if (!g) {
+        const level = levelOf(raw);
+        const result: QgroupInfo = {
+          qgroupid: id,
+          level,
+          subvolumeId: level === 0 ? Number(raw & ID_MASK) : null,
+          generation: 0,
+          rfer: 0,
+          excl: 0,
+          rferCmpr: 0,
+          exclCmpr: 0,
+          maxRfer: null,
+          maxExcl: null,
+          rsvRfer: null,
+          rsvExcl: null,
+          limitFlags: 0,
+          parents: [],
+          children: [],
+        };
+        g = { result, info: null, limit: null };
+        byId.set(id, g);
+        order.push(g);
+      }
+      return g;
     };
-    const relations: [bigint, bigint][] = [];
+    const relations: SearchItem[] = [];
     for (const item of items) {
-      if (item.objectid === 0n && item.type === BTRFS_QGROUP_INFO_KEY) entry(item.offset).info = item.data;
-      else if (item.objectid === 0n && item.type === BTRFS_QGROUP_LIMIT_KEY) entry(item.offset).limit = item.data;
-      else if (item.type === BTRFS_QGROUP_RELATION_KEY) relations.push([item.objectid, item.offset]);
+      if (item.type === BTRFS_QGROUP_INFO_KEY && item.objectid === 0n) group(item.offset).info = item.data;
+      else if (item.type === BTRFS_QGROUP_LIMIT_KEY && item.objectid === 0n) group(item.offset).limit = item.data;
+      else if (item.type === BTRFS_QGROUP_RELATION_KEY) relations.push(item);
     }
-    for (const [a, b] of relations) {
+    for (const { objectid, offset } of relations) {
       // Each relation is stored twice, (child, parent) and (parent, child); the parent has the higher level.
-      const [child, parent] = levelOf(a) < levelOf(b) ? [a, b] : [b, a];
-      if (levelOf(child) === levelOf(parent)) continue;
-      if (!groups.has(child) || !groups.has(parent)) continue;
-      entry(child).parents.add(parent);
-      entry(parent).children.add(child);
+      const a = byId.get(qgroupNumber(objectid, 'qgroupid'));
+      const b = byId.get(qgroupNumber(offset, 'qgroupid'));
+      if (!a || !b || a.result.level === b.result.level) continue;
+      if (a.result.level < b.result.level) a.result.parents.push(b.result.qgroupid);
+      else a.result.children.push(b.result.qgroupid);
     }
-    const ids = [...groups.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-    const ascending = (set: Set<bigint>) => [...set].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).map((id) => qgroupNumber(id, 'qgroupid'));
-    return ids.map((id): QgroupInfo => {
-      const g = groups.get(id)!;
-      const info = g.info && g.info.length >= btrfs_qgroup_info_item.size ? btrfs_qgroup_info_item.decode(g.info) : null;
-      const lim = g.limit && g.limit.length >= btrfs_qgroup_limit_item.size ? btrfs_qgroup_limit_item.decode(g.limit) : null;
-      const flags = lim?.flags ?? 0n;
-      const level = levelOf(id);
-      return {
-        qgroupid: qgroupNumber(id, 'qgroupid'),
-        level,
-        subvolumeId: level === 0 ? toSafeNumber(id & ID_MASK, 'subvolumeId') : null,
-        generation: toSafeNumber(info?.generation ?? 0n, 'generation'),
-        rfer: toSafeNumber(info?.rfer ?? 0n, 'rfer'),
-        excl: toSafeNumber(info?.excl ?? 0n, 'excl'),
-        rferCmpr: toSafeNumber(info?.rfer_cmpr ?? 0n, 'rferCmpr'),
-        exclCmpr: toSafeNumber(info?.excl_cmpr ?? 0n, 'exclCmpr'),
-        maxRfer: limitOf(flags, BTRFS_QGROUP_LIMIT_MAX_RFER, lim?.max_rfer ?? 0n, 'maxRfer'),
-        maxExcl: limitOf(flags, BTRFS_QGROUP_LIMIT_MAX_EXCL, lim?.max_excl ?? 0n, 'maxExcl'),
-        rsvRfer: limitOf(flags, BTRFS_QGROUP_LIMIT_RSV_RFER, lim?.rsv_rfer ?? 0n, 'rsvRfer'),
-        rsvExcl: limitOf(flags, BTRFS_QGROUP_LIMIT_RSV_EXCL, lim?.rsv_excl ?? 0n, 'rsvExcl'),
-        limitFlags: toSafeNumber(flags, 'limitFlags'),
-        parents: ascending(g.parents),
-        children: ascending(g.children),
-      };
-    });
+    for (const g of order) {
+      const r = g.result;
+      const info = g.info && g.info.length >= btrfs_qgroup_info_item.size ? viewOf(g.info) : null;
+      const INFO_FIELDS = btrfs_qgroup_info_item.fields;
+      const num = (view: DataView | null, field: { offset: number }, name: string) => (view ? le64Number(view, field.offset, name) : 0);
+      r.generation = num(info, INFO_FIELDS.generation, 'generation');
+      r.rfer = num(info, INFO_FIELDS.rfer, 'rfer');
+      r.excl = num(info, INFO_FIELDS.excl, 'excl');
+      r.rferCmpr = num(info, INFO_FIELDS.rfer_cmpr, 'rferCmpr');
+      r.exclCmpr = num(info, INFO_FIELDS.excl_cmpr, 'exclCmpr');
+      const lim = g.limit && g.limit.length >= btrfs_qgroup_limit_item.size ? viewOf(g.limit) : null;
+      const LIMIT_FIELDS = btrfs_qgroup_limit_item.fields;
+      const flags = num(lim, LIMIT_FIELDS.flags, 'limitFlags');
+      const limit = (bit: bigint, field: { offset: number }, name: string) => (flags & Number(bit) ? num(lim, field, name) : null);
+      r.maxRfer = limit(BTRFS_QGROUP_LIMIT_MAX_RFER, LIMIT_FIELDS.max_rfer, 'maxRfer');
+      r.maxExcl = limit(BTRFS_QGROUP_LIMIT_MAX_EXCL, LIMIT_FIELDS.max_excl, 'maxExcl');
+      r.rsvRfer = limit(BTRFS_QGROUP_LIMIT_RSV_RFER, LIMIT_FIELDS.rsv_rfer, 'rsvRfer');
+      r.rsvExcl = limit(BTRFS_QGROUP_LIMIT_RSV_EXCL, LIMIT_FIELDS.rsv_excl, 'rsvExcl');
+      r.limitFlags = flags;
+    }
+    // Key order put the info items first: `order` is ascending, as the result promises.
+    return order.map((g) => g.result);
   });
 }
 
