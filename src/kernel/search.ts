@@ -5,6 +5,7 @@
  */
 import { BTRFS_IOCTL_MAGIC as M } from './constants';
 import { _IOWR } from './ioc';
+import { endianness } from 'node:os';
 import { layout, struct, u32, u64, viewOf } from './struct';
 
 /** linux/btrfs.h: struct btrfs_ioctl_search_key */
@@ -59,18 +60,25 @@ export interface SearchItem {
 /** Walks `count` packed (header, payload) results starting at `start` in `buf`. */
 export function* searchItems(buf: Buffer, start: number, count: number): Generator<SearchItem> {
   const view = viewOf(buf);
+  const h = btrfs_ioctl_search_header.fields;
   let at = start;
   for (let i = 0; i < count; i++) {
-    const header = btrfs_ioctl_search_header.readView(view, at);
-    at += btrfs_ioctl_search_header.size;
-    if (at + header.len > buf.length) throw new RangeError('search result overruns its buffer');
-    yield {
-      objectid: header.objectid,
-      type: header.type,
-      offset: header.offset,
-      transid: header.transid,
-      data: buf.subarray(at, at + header.len),
+    // Read the header's fields directly: this loop runs once per item of every search.
+    if (at + btrfs_ioctl_search_header.size > buf.length) throw new RangeError('search result overruns its buffer');
+    const len = view.getUint32(at + h.len.offset, HOST_LE);
+    const item: SearchItem = {
+      objectid: view.getBigUint64(at + h.objectid.offset, HOST_LE),
+      type: view.getUint32(at + h.type.offset, HOST_LE),
+      offset: view.getBigUint64(at + h.offset.offset, HOST_LE),
+      transid: view.getBigUint64(at + h.transid.offset, HOST_LE),
+      data: buf.subarray(0, 0),
     };
-    at += header.len;
+    at += btrfs_ioctl_search_header.size;
+    if (at + len > buf.length) throw new RangeError('search result overruns its buffer');
+    item.data = buf.subarray(at, at + len);
+    yield item;
+    at += len;
   }
 }
+
+const HOST_LE = endianness() === 'LE';
