@@ -39,7 +39,16 @@ export type IoStep =
   | { op: 'readFile'; path: string }
   | { op: 'readdir'; path: string }
   | { op: 'unlink'; path: string }
-  | { op: 'ioctl'; fd: number; request: number; arg: Buffer };
+  | { op: 'ioctl'; fd: number; request: number; arg: Buffer }
+  /**
+   * Runs several operations, one per device: concurrently in the async driver, one after the other
+   * in the sync one. Every operation runs to its end, even when another fails; the step resolves to
+   * their outcomes in order, so the caller reports the first failure by device order either way.
+   */
+  | { op: 'all'; ops: IoOp<unknown>[] };
+
+/** The outcome of one operation of an 'all' step. */
+export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** A generator of I/O steps returning T. */
 export type IoOp<T> = Generator<IoStep, T, any>;
@@ -104,6 +113,14 @@ export function execSync(step: IoStep): unknown {
         return 0;
       case 'ioctl':
         return native().ioctl(step.fd, step.request, step.arg);
+      case 'all':
+        return step.ops.map((op): Settled => {
+          try {
+            return { ok: true, value: runSync(op) };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        });
     }
   } catch (error) {
     return errnoOf(error);
@@ -169,6 +186,10 @@ async function execAsync(step: IoStep): Promise<unknown> {
         return 0;
       case 'ioctl':
         return await native().ioctlAsync(step.fd, step.request, step.arg, null, false);
+      case 'all':
+        return (await Promise.allSettled(step.ops.map((op) => runAsync(op)))).map(
+          (r): Settled => (r.status === 'fulfilled' ? { ok: true, value: r.value } : { ok: false, error: r.reason }),
+        );
     }
   } catch (error) {
     return errnoOf(error);

@@ -6,6 +6,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { argTypeError, argValueError, rangeError } from '../errors';
 import { checkBoolean, checkOptions, checkPath, type PathLike } from '../validate';
 import { CompatRoFeature, CsumType, type FeatureName, IncompatFeature, RaidProfile, type RaidProfileName } from './constants';
@@ -23,11 +24,17 @@ export interface MkfsOptions {
   nodesize?: number;
   /** Sector size (`-s`): a power of two from 4096 to 65536. Default 4096 (the kernel here mounts only 4096). */
   sectorsize?: number;
-  /** Bytes of the device to use (`-b`). Default the whole device. Required with `create`. */
+  /** Bytes of each device to use (`-b`). Default the whole device. Required with `create`. */
   byteCount?: number | bigint;
-  /** Metadata profile (`-m`): a name or a {@link RaidProfile}. Default 'dup' on one device ('single' when mixed). */
+  /**
+   * Metadata profile (`-m`): a name or a {@link RaidProfile}. Default 'dup' on one device, 'raid1' on
+   * several; 'single' when mixed. The system chunk takes the same profile.
+   */
   metadataProfile?: RaidProfileName | RaidProfile;
-  /** Data profile (`-d`): a name or a {@link RaidProfile}. Default 'single'. */
+  /**
+   * Data profile (`-d`): a name or a {@link RaidProfile}. Default 'single'. With mixed block groups
+   * data and metadata share one profile: give either (or both, equal).
+   */
   dataProfile?: RaidProfileName | RaidProfile;
   /** Mixed data and metadata block groups (`-M`). Default false. */
   mixed?: boolean;
@@ -210,10 +217,9 @@ export function checkMkfsArgs(devices: unknown, options: unknown): Config {
   else list = [devices];
   if (list.length === 0) throw argValueError('devices', 'must name at least one device', devices);
   const paths = list.map((d, i) => checkPath(d, list.length === 1 ? 'devices' : `devices[${i}]`));
-  if (new Set(paths).size !== paths.length) throw argValueError('devices', 'must not name a device twice', devices);
-  if (paths.length > 1) {
-    throw argValueError('devices', 'must name one device: filesystems on several devices are not supported yet', devices);
-  }
+  // The same path twice; other names for one device (links, a loop device over a named image) are
+  // found by stat before anything is opened for writing (write.ts).
+  if (new Set(paths.map((p) => resolve(p))).size !== paths.length) throw argValueError('devices', 'must not name a device twice', devices);
   const o = checkOptions<MkfsOptions>(options);
 
   let label = '';
@@ -267,7 +273,6 @@ export function checkMkfsArgs(devices: unknown, options: unknown): Config {
     if (paths.length < p.minDevices) {
       throw argValueError(what, `'${p.name}' needs at least ${p.minDevices} devices, and ${paths.length} ${paths.length === 1 ? 'was' : 'were'} given`, p.name);
     }
-    if (p.name === 'dup' && paths.length > 1) throw argValueError(what, "'dup' is for one device", p.name);
   }
   // RAID56 and RAID1C34 are implied by their profiles, and refused if turned off explicitly.
   const implied: [FeatureName, boolean][] = [

@@ -124,7 +124,33 @@ export function minDeviceSize(meta: ProfileInfo, data: ProfileInfo, mixed: boole
   return RESERVED_1M + 4 * MiB + 2 * 8 * MiB + term(meta, 16 * MiB, 40 * MiB) + term(data, 8 * MiB, 64 * MiB);
 }
 
-/** The chunks of a new filesystem, with their stripes placed. Throws RangeError if they do not fit. */
+/** A RangeError with Node's code, for layouts that do not fit the devices. */
+function noRoom(message: string): RangeError {
+  return Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' });
+}
+
+/**
+ * The chunks of a new filesystem, with their stripes placed, as mkfs.btrfs 6.2 places them (so
+ * that which device holds which stripe, and each device's bytes_used, equal theirs). Throws
+ * RangeError if they do not fit.
+ *
+ * The model, established by running mkfs.btrfs 6.2 on 2 to 5 devices of equal and different sizes
+ * with every profile (mkfs-notes.md, "Multi-device placement"):
+ * - mkfs.btrfs first writes a temporary filesystem on device 1 alone: a 4 MiB single SYSTEM chunk,
+ *   then a single METADATA (or, mixed, DATA|METADATA) chunk and, unless mixed, a single DATA chunk,
+ *   back to back from 1 MiB, each sized by the single-profile rule. A type whose profile is single
+ *   keeps its temporary chunk; the others are freed at the end, and while the real chunks are
+ *   allocated their bytes still count as used on device 1.
+ * - The real chunks follow in the order SYSTEM, METADATA (or mixed), DATA. Devices are kept in a
+ *   list that starts in reverse devid order (N..1). A chunk walks the list from its head and takes
+ *   each device with at least the stripe size free (twice that for DUP, which takes one device)
+ *   until it has its stripes; the stripes are the taken devices in reverse order, and each moves
+ *   to the head of the list in stripe order. If too few devices have room, a profile that may use
+ *   fewer stripes (RAID0/10/5/6, down to its minimum; RAID10 even) retries with as many as were
+ *   found, keeping the stripe size; otherwise the layout does not fit.
+ * - Stripes go at the lowest free physical offset of their device (from 1 MiB); logical addresses
+ *   are ours (back to back from 1 MiB: SYSTEM, METADATA, DATA), which dump-tree comparisons mask.
+ */
 export function planChunks(
   devices: PlanDevice[],
   profiles: { system: ProfileInfo; metadata: ProfileInfo; data: ProfileInfo },
@@ -132,41 +158,78 @@ export function planChunks(
   nodesize: number,
 ): Chunk[] {
   const total = devices.reduce((sum, d) => sum + d.size, 0);
+  const used = new Map(devices.map((d) => [d.devid, 0]));
   const cursor = new Map(devices.map((d) => [d.devid, RESERVED_1M]));
   const wanted: [number, ProfileInfo][] = [[BG_SYSTEM, profiles.system]];
   if (mixed) wanted.push([BG_DATA | BG_METADATA, profiles.metadata]);
   else wanted.push([BG_METADATA, profiles.metadata], [BG_DATA, profiles.data]);
+
+  const place = (dev: PlanDevice, size: number): Stripe => {
+    const offset = cursor.get(dev.devid)!;
+    if (offset + size > dev.size) {
+      throw noRoom(`device ${dev.devid} (${dev.size} bytes) has no room for a ${size}-byte chunk stripe at ${offset}`);
+    }
+    cursor.set(dev.devid, offset + size);
+    used.set(dev.devid, used.get(dev.devid)! + size);
+    return { devid: dev.devid, offset, devUuid: dev.uuid };
+  };
+
+  // The temporary chunks on device 1; single types keep theirs.
+  const first = devices[0]!;
+  const made = new Map<number, { profile: ProfileInfo; stripeSize: number; stripes: Stripe[] }>();
+  for (const [type, profile] of wanted) {
+    const size = stripeSizeFor(type, PROFILES.single!, total, 1);
+    const stripe = place(first, size);
+    if (profile.bits === 0) made.set(type, { profile, stripeSize: size, stripes: [stripe] });
+  }
+
+  const list = [...devices].reverse();
+  for (const [type, profile] of wanted) {
+    if (profile.bits === 0) continue;
+    const system = (type & BG_SYSTEM) !== 0;
+    const dup = profile.name === 'dup';
+    let n = stripeCount(profile, devices.length, system, nodesize);
+    const stripeSize = stripeSizeFor(type, profile, total, n);
+    const need = dup ? 2 * stripeSize : stripeSize;
+    let taken: PlanDevice[];
+    for (;;) {
+      taken = [];
+      let count = 0;
+      for (const dev of list) {
+        if (count >= n) break;
+        if (dev.size - used.get(dev.devid)! < need) continue;
+        taken.push(dev);
+        count += dup ? 2 : 1;
+      }
+      if (count >= n) break;
+      const flexible = profile.stripes === 0;
+      let fewer = count;
+      if (profile.name === 'raid10') fewer -= fewer % 2;
+      if (!flexible || fewer < profile.minDevices || fewer < 1) {
+        throw noRoom(
+          `the devices have no room for a ${profile.name} ${system ? 'system' : type & BG_DATA ? (type & BG_METADATA ? 'mixed' : 'data') : 'metadata'} chunk of ${n} stripes of ${stripeSize} bytes (${count} of ${devices.length} devices have ${need} bytes free)`,
+        );
+      }
+      n = fewer;
+    }
+    const owners = dup ? [taken[0]!, taken[0]!] : taken.reverse();
+    const stripes = owners.map((dev) => place(dev, stripeSize));
+    for (const dev of dup ? [taken[0]!] : owners) {
+      list.splice(list.indexOf(dev), 1);
+      list.unshift(dev);
+    }
+    made.set(type, { profile, stripeSize, stripes });
+  }
+
   const chunks: Chunk[] = [];
   let logical = RESERVED_1M;
-  for (const [type, profile] of wanted) {
-    const system = (type & BG_SYSTEM) !== 0;
-    const n = stripeCount(profile, devices.length, system, nodesize);
-    const stripeSize = stripeSizeFor(type, profile, total, n);
-    const stripes: Stripe[] = [];
-    if (profile.name === 'dup') {
-      const dev = devices[0]!;
-      for (let i = 0; i < 2; i++) stripes.push(takeExtent(dev, stripeSize, cursor));
-    } else {
-      // Devices with the most room first (ties by devid), as the kernel's allocator prefers.
-      const order = [...devices].sort((a, b) => b.size - cursor.get(b.devid)! - (a.size - cursor.get(a.devid)!) || a.devid - b.devid);
-      for (const dev of order.slice(0, n)) stripes.push(takeExtent(dev, stripeSize, cursor));
-    }
-    const length = chunkBytes(profile, n, stripeSize);
-    chunks.push({ start: logical, length, type: type | profile.bits, profile, stripeSize, stripes });
+  for (const [type] of wanted) {
+    const m = made.get(type)!;
+    const length = chunkBytes(m.profile, m.stripes.length, m.stripeSize);
+    chunks.push({ start: logical, length, type: type | m.profile.bits, profile: m.profile, stripeSize: m.stripeSize, stripes: m.stripes });
     logical += length;
   }
   return chunks;
-}
-
-function takeExtent(dev: PlanDevice, size: number, cursor: Map<number, number>): Stripe {
-  const offset = cursor.get(dev.devid)!;
-  if (offset + size > dev.size) {
-    throw Object.assign(new RangeError(`device ${dev.devid} (${dev.size} bytes) has no room for a ${size}-byte chunk stripe at ${offset}`), {
-      code: 'ERR_OUT_OF_RANGE',
-    });
-  }
-  cursor.set(dev.devid, offset + size);
-  return { devid: dev.devid, offset, devUuid: dev.uuid };
 }
 
 /** A physical copy of a logical range. */
@@ -177,8 +240,9 @@ export interface Copy {
 
 /**
  * Where the bytes [logical, logical + len) of `chunk` live on disk (format doc §4.5): every copy.
- * The range must not cross a 64 KiB stripe boundary (tree blocks never do). RAID5/6 are not mapped
- * here: writing them needs whole full stripes with parity (issue 7).
+ * The range must not cross a 64 KiB stripe boundary (tree blocks never do). For RAID5/6 this is the
+ * data copy alone: writing there means writing the whole full stripe with its parity
+ * ({@link fullStripeMembers}).
  */
 export function mapRange(chunk: Chunk, logical: number): Copy[] {
   const off = logical - chunk.start;
@@ -197,8 +261,14 @@ export function mapRange(chunk: Chunk, logical: number): Copy[] {
       return [chunk.stripes[i]!, chunk.stripes[i + 1]!].map((s) => ({ devid: s.devid, offset: s.offset + at }));
     }
     case 'raid5':
-    case 'raid6':
-      throw new Error('RAID5/6 chunks are written as full stripes with parity, not mapped block by block');
+    case 'raid6': {
+      // The data copy only; writing needs the whole full stripe with parity (fullStripeMembers).
+      const d = n - chunk.profile.parity;
+      const full = Math.floor(off / (d * STRIPE_LEN));
+      const j = Math.floor((off % (d * STRIPE_LEN)) / STRIPE_LEN);
+      const s = chunk.stripes[(j + full) % n]!;
+      return [{ devid: s.devid, offset: s.offset + full * STRIPE_LEN + within }];
+    }
     default:
       return chunk.stripes.map((s) => ({ devid: s.devid, offset: s.offset + off }));
   }
@@ -207,4 +277,42 @@ export function mapRange(chunk: Chunk, logical: number): Copy[] {
 /** True when [offset, offset + len) on a device overlaps a superblock copy's 64 KiB stripe unit (§4.7). */
 export function hitsSuperblock(offset: number, len: number): boolean {
   return SUPER_OFFSETS.some((sb) => offset < sb + STRIPE_LEN && sb < offset + len);
+}
+
+/** Where the members of full stripe `full` of a RAID5/6 chunk live (format doc §4.6). */
+export interface FullStripe {
+  /** Logical start of the full stripe. */
+  logical: number;
+  /** Data members in logical order (D_0 first), then P, then Q (RAID6): each a 64 KiB unit. */
+  data: Copy[];
+  p: Copy;
+  q: Copy | null;
+}
+
+/**
+ * The members of a RAID5/6 full stripe: with d = n - parity data stripes and rotation r = full mod
+ * n, data j sits in stripe slot (j + r) mod n, P in (d + r) mod n and Q in (d + 1 + r) mod n, each
+ * at the slot's offset + full × 64 KiB.
+ */
+export function fullStripeMembers(chunk: Chunk, full: number): FullStripe {
+  const n = chunk.stripes.length;
+  const d = n - chunk.profile.parity;
+  const at = (slot: number): Copy => {
+    const s = chunk.stripes[slot % n]!;
+    return { devid: s.devid, offset: s.offset + full * STRIPE_LEN };
+  };
+  return {
+    logical: chunk.start + full * d * STRIPE_LEN,
+    data: Array.from({ length: d }, (_, j) => at(j + full)),
+    p: at(d + full),
+    q: chunk.profile.parity > 1 ? at(d + 1 + full) : null,
+  };
+}
+
+/** Every physical 64 KiB unit that holds (a copy of, or parity for) the block at `logical`. */
+export function unitsOf(chunk: Chunk, logical: number): Copy[] {
+  if (chunk.profile.parity === 0) return mapRange(chunk, logical);
+  const d = chunk.stripes.length - chunk.profile.parity;
+  const m = fullStripeMembers(chunk, Math.floor((logical - chunk.start) / (d * STRIPE_LEN)));
+  return [...m.data, m.p, ...(m.q ? [m.q] : [])];
 }

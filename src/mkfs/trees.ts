@@ -78,7 +78,7 @@ import {
   rootItem,
   stripe as stripeLayout,
 } from './items';
-import { type Chunk, hitsSuperblock, mapRange, type PlanDevice } from './plan';
+import { type Chunk, hitsSuperblock, mapRange, type PlanDevice, unitsOf } from './plan';
 import type { Timespec } from '../kernel/struct';
 
 /** Everything the trees depend on. */
@@ -187,7 +187,12 @@ function allocate(p: TreeParams, ids: bigint[], counts: Map<bigint, number>): Ma
       }
       cursors.set(chunk, at + p.nodesize);
       // nodesize <= 64 KiB and chunks are 64 KiB aligned, so a block never crosses a stripe unit.
-      if (!mapRange(chunk, at).some((c) => hitsSuperblock(c.offset, p.nodesize))) return at;
+      // RAID5/6: the whole full stripe is written (data and parity), so no member may touch one.
+      const hit =
+        chunk.profile.parity > 0
+          ? unitsOf(chunk, at).some((u) => hitsSuperblock(u.offset, STRIPE_LEN))
+          : mapRange(chunk, at).some((c) => hitsSuperblock(c.offset, p.nodesize));
+      if (!hit) return at;
     }
   };
   const out = new Map<bigint, Alloc>();

@@ -17,15 +17,16 @@
  * @module
  */
 import { constants as C } from 'node:fs';
-import { BtrfsError, errnoText, sysError } from '../errors';
+import { argValueError, BtrfsError, errnoText, sysError } from '../errors';
 import { _IO, _IOR } from '../kernel/ioc';
 import { type Config, CSUM_NAME } from './options';
-import { type IoOp, type IoStep, type StatInfo } from './io';
-import { mapRange, minDeviceSize, planChunks, type PlanDevice } from './plan';
+import { type IoOp, type IoStep, type Settled, type StatInfo } from './io';
+import { type Chunk, fullStripeMembers, mapRange, minDeviceSize, planChunks, type PlanDevice } from './plan';
+import { parity } from './parity';
 import { detectSignatures, signatureReads, type Signature } from './signatures';
 import { superblockFor, type SuperParams } from './superblock';
-import { buildTrees } from './trees';
-import { SUPER_OFFSETS, SUPER_INFO_SIZE, type FeatureName, type RaidProfileName } from './constants';
+import { type Block, buildTrees } from './trees';
+import { STRIPE_LEN, SUPER_OFFSETS, SUPER_INFO_SIZE, type FeatureName, type RaidProfileName } from './constants';
 
 /** linux/fs.h: BLKGETSIZE64 = _IOR(0x12, 114, size_t), BLKDISCARD = _IO(0x12, 119) taking u64[2]. */
 const BLKGETSIZE64 = _IOR(0x12, 114, 8);
@@ -104,12 +105,11 @@ function* list(path: string): IoOp<string[]> {
 }
 
 /**
- * Is the device in use by a mounted filesystem or as swap? For an image file, checks every loop
- * device backed by it. Sources: /proc/self/mountinfo (each mount's device number and source),
- * /sys/fs/btrfs/<fsid>/devices (every member of a mounted multi-device btrfs), /proc/swaps.
+ * The block devices (as "major:minor") that stand for a device: itself, or for an image file every
+ * loop device backed by it. Two names for the same device share one, and a mount of any of them
+ * is a mount of the device.
  */
-function* inUse(st: StatInfo): IoOp<string | null> {
-  // The block devices (as "major:minor") that stand for this device.
+function* blockIdentities(st: StatInfo): IoOp<Set<string>> {
   const mine = new Set<string>();
   if (st.isBlockDevice) mine.add(devNumbers(st.rdev));
   else {
@@ -124,6 +124,15 @@ function* inUse(st: StatInfo): IoOp<string | null> {
       }
     }
   }
+  return mine;
+}
+
+/**
+ * Is the device in use by a mounted filesystem or as swap? `mine` is from {@link blockIdentities}.
+ * Sources: /proc/self/mountinfo (each mount's device number and source), /sys/fs/btrfs/<fsid>/devices
+ * (every member of a mounted multi-device btrfs), /proc/swaps.
+ */
+function* inUse(st: StatInfo, mine: Set<string>): IoOp<string | null> {
   const mountinfo = (yield* readText('/proc/self/mountinfo')) ?? '';
   for (const line of mountinfo.split('\n')) {
     const fields = line.split(' ');
@@ -202,77 +211,170 @@ function* zeroRange(dev: OpenDevice, offset: number, length: number): IoOp<void>
   }
 }
 
+/** Runs one operation per device ('all' step) and returns their results, or throws the first failure in device order. */
+function* each<T>(ops: IoOp<T>[]): IoOp<T[]> {
+  if (ops.length === 1) return [yield* ops[0]!]; // one device: its steps, plainly
+  const settled: Settled[] = yield* yieldStep({ op: 'all', ops });
+  const failed = settled.find((r) => !r.ok);
+  if (failed && !failed.ok) throw failed.error;
+  return settled.map((r) => (r as { value: T }).value);
+}
+
+/** Phase 1a for one device: what it is (stat; a new image file is created here) and which block devices stand for it. */
+function* identify(cfg: Config, i: number, devices: (OpenDevice | undefined)[]): IoOp<{ st: StatInfo; ids: Set<string> }> {
+  const path = cfg.paths[i]!;
+  let st: StatInfo | number = yield* yieldStep({ op: 'stat', path });
+  if (st === -2 && cfg.create) {
+    // Create now, with O_EXCL: an empty new file cannot hold anyone's data.
+    const fd: number = yield* yieldStep({ op: 'open', path, flags: C.O_RDWR | C.O_CREAT | C.O_EXCL, mode: 0o644 });
+    if (fd < 0) throw sysError(fd, 'open', { operation: OPERATION, kind: 'OPEN_FAILED', path });
+    devices[i] = { path, fd, block: false, rawSize: 0, size: 0, created: true, allHole: true };
+    st = yield* yieldStep({ op: 'fstat', fd });
+  }
+  if (typeof st === 'number') throw sysError(st, 'stat', { operation: OPERATION, kind: 'STAT_FAILED', path });
+  if (!st.isBlockDevice && !st.isFile) throw refused('ENOTBLK', path, 'not a block device or regular file');
+  const ids = yield* blockIdentities(st);
+  if (st.isFile) ids.add(`file ${st.dev}:${st.ino}`);
+  return { st, ids };
+}
+
+/** Phase 1b for one device: open it, size it, refuse it if in use, signed (without force) or too small. No writes. */
+function* examine(cfg: Config, i: number, st: StatInfo, ids: Set<string>, devices: (OpenDevice | undefined)[]): IoOp<void> {
+  const path = cfg.paths[i]!;
+  let dev = devices[i];
+  const created = dev !== undefined;
+  if (!dev) {
+    // O_EXCL on a block device fails with EBUSY while anything holds it exclusively: a mounted
+    // filesystem, a device-mapper or md member, another mkfs.
+    const flags = C.O_RDWR | (st.isBlockDevice ? C.O_EXCL : 0);
+    const fd: number = yield* yieldStep({ op: 'open', path, flags });
+    if (fd === -16) throw refused('EBUSY', path, 'device is in use (mounted, or open exclusively elsewhere)');
+    if (fd < 0) throw sysError(fd, 'open', { operation: OPERATION, kind: 'OPEN_FAILED', path });
+    dev = { path, fd, block: st.isBlockDevice, rawSize: st.size, size: 0, created: false, allHole: st.isFile && st.blocks === 0 };
+    devices[i] = dev;
+  }
+  if (dev.block) {
+    const arg = Buffer.alloc(8);
+    const rc: number = yield* yieldStep({ op: 'ioctl', fd: dev.fd, request: BLKGETSIZE64, arg });
+    if (rc < 0) throw sysError(rc, 'ioctl', { operation: OPERATION, kind: 'STAT_FAILED', path }, 'STAT_FAILED', 'BLKGETSIZE64');
+    dev.rawSize = Number(arg.readBigUInt64LE(0));
+  }
+  if (created) {
+    const rc: number = yield* yieldStep({ op: 'ftruncate', fd: dev.fd, length: cfg.byteCount! });
+    if (rc < 0) throw ioError(rc, 'ftruncate', path);
+    dev.rawSize = cfg.byteCount!;
+  }
+  const busy = yield* inUse(st, ids);
+  if (busy) throw refused('EBUSY', path, `device is ${busy}`);
+  if (!cfg.force && !created) {
+    const sigs = yield* signaturesOn(dev);
+    if (sigs.length > 0) {
+      const names = [...new Set(sigs.map((s) => s.type))].join(', ');
+      throw refused('EEXIST', path, `device holds a ${names} signature (at byte ${sigs[0]!.offset}); use force to overwrite it`);
+    }
+  }
+  const wanted = cfg.byteCount ?? dev.rawSize;
+  if (wanted > dev.rawSize) {
+    throw Object.assign(new RangeError(`options.byteCount (${wanted}) is larger than the device '${path}' (${dev.rawSize} bytes)`), {
+      code: 'ERR_OUT_OF_RANGE',
+    });
+  }
+  dev.size = Math.floor(wanted / cfg.sectorsize) * cfg.sectorsize;
+  const min = minDeviceSize(cfg.metadata, cfg.data, cfg.mixed, cfg.nodesize);
+  if (dev.size < min) {
+    throw Object.assign(
+      new RangeError(
+        `'${path}' is too small: ${dev.size} bytes, and this layout (metadata ${cfg.metadata.name}, data ${cfg.data.name}${cfg.mixed ? ', mixed' : ''}) needs at least ${min} bytes (${(min / MiB).toFixed(0)} MiB) per device`,
+      ),
+      { code: 'ERR_OUT_OF_RANGE' },
+    );
+  }
+}
+
+/** Phases 2 and 3 for one device: discard (block devices, when asked), then wipe. */
+function* prepare(cfg: Config, dev: OpenDevice): IoOp<void> {
+  if (dev.block && cfg.discard) {
+    const range = Buffer.alloc(16);
+    range.writeBigUInt64LE(0n, 0);
+    range.writeBigUInt64LE(BigInt(dev.size), 8);
+    // A device without discard support (EOPNOTSUPP, EINVAL) is fine: carry on.
+    yield* yieldStep({ op: 'ioctl', fd: dev.fd, request: BLKDISCARD, arg: range });
+  }
+  // Superblock copies first, so the old filesystem stops being one at once.
+  for (const off of SUPER_OFFSETS) yield* zeroRange(dev, off, SUPER_INFO_SIZE);
+  yield* zeroRange(dev, 0, 2 * MiB);
+  if (cfg.byteCount === null) yield* zeroRange(dev, dev.size - 2 * MiB, 2 * MiB);
+}
+
+/** Positioned writes for one device, then fsync. */
+function* writeAll(dev: OpenDevice, writes: { data: Buffer; offset: number }[]): IoOp<void> {
+  for (const w of writes) yield* pwriteStep(dev, w.data, w.offset);
+  yield* fsyncStep(dev);
+}
+
+/**
+ * Every physical write of the tree blocks, per devid: each copy of each block (§4.5); in RAID5/6
+ * chunks each full stripe holding blocks as a whole, its data units assembled in memory (blocks at
+ * their offsets, zeros elsewhere) and written with P and Q (§4.6).
+ */
+export function treeWrites(blocks: Block[]): Map<number, { data: Buffer; offset: number }[]> {
+  const out = new Map<number, { data: Buffer; offset: number }[]>();
+  const add = (devid: number, data: Buffer, offset: number) => {
+    let list = out.get(devid);
+    if (!list) out.set(devid, (list = []));
+    list.push({ data, offset });
+  };
+  const fullStripes = new Map<Chunk, Map<number, Buffer[]>>();
+  for (const block of blocks) {
+    const chunk = block.chunk;
+    if (chunk.profile.parity === 0) {
+      for (const copy of mapRange(chunk, block.logical)) add(copy.devid, block.data, copy.offset);
+      continue;
+    }
+    const d = chunk.stripes.length - chunk.profile.parity;
+    const off = block.logical - chunk.start;
+    const full = Math.floor(off / (d * STRIPE_LEN));
+    let stripes = fullStripes.get(chunk);
+    if (!stripes) fullStripes.set(chunk, (stripes = new Map()));
+    let units = stripes.get(full);
+    if (!units) stripes.set(full, (units = Array.from({ length: d }, () => Buffer.alloc(STRIPE_LEN))));
+    const within = off % (d * STRIPE_LEN);
+    block.data.copy(units[Math.floor(within / STRIPE_LEN)]!, within % STRIPE_LEN);
+  }
+  for (const [chunk, stripes] of fullStripes) {
+    for (const [full, units] of stripes) {
+      const m = fullStripeMembers(chunk, full);
+      const { p, q } = parity(units, m.q !== null);
+      units.forEach((u, j) => add(m.data[j]!.devid, u, m.data[j]!.offset));
+      add(m.p.devid, p, m.p.offset);
+      if (m.q && q) add(m.q.devid, q, m.q.offset);
+    }
+  }
+  for (const list of out.values()) list.sort((a, b) => a.offset - b.offset);
+  return out;
+}
+
 /**
  * Checks, plans and writes; see the module comment for the order. Returns the result and the block
  * devices, which the caller registers with the kernel (scanDevice) so they mount at once.
  */
 export function* mkfsOp(cfg: Config): IoOp<{ result: MkfsResult; blockPaths: string[] }> {
-  const devices: OpenDevice[] = [];
+  const slots: (OpenDevice | undefined)[] = cfg.paths.map(() => undefined);
   let wrote = false;
   try {
-    // ---- 1. look, refuse, plan: no writes ----
-    for (const path of cfg.paths) {
-      let st: StatInfo | number = yield* yieldStep({ op: 'stat', path });
-      let created = false;
-      if (st === -2 && cfg.create) {
-        // Create now, with O_EXCL: an empty new file cannot hold anyone's data.
-        const fd: number = yield* yieldStep({ op: 'open', path, flags: C.O_RDWR | C.O_CREAT | C.O_EXCL, mode: 0o644 });
-        if (fd < 0) throw sysError(fd, 'open', { operation: OPERATION, kind: 'OPEN_FAILED', path });
-        devices.push({ path, fd, block: false, rawSize: 0, size: 0, created: true, allHole: true });
-        created = true;
-        st = yield* yieldStep({ op: 'fstat', fd });
-      }
-      if (typeof st === 'number') throw sysError(st, 'stat', { operation: OPERATION, kind: 'STAT_FAILED', path });
-      if (!st.isBlockDevice && !st.isFile) throw refused('ENOTBLK', path, 'not a block device or regular file');
-      let dev: OpenDevice;
-      if (created) dev = devices[devices.length - 1]!;
-      else {
-        // O_EXCL on a block device fails with EBUSY while anything holds it exclusively: a mounted
-        // filesystem, a device-mapper or md member, another mkfs.
-        const flags = C.O_RDWR | (st.isBlockDevice ? C.O_EXCL : 0);
-        const fd: number = yield* yieldStep({ op: 'open', path, flags });
-        if (fd === -16) throw refused('EBUSY', path, 'device is in use (mounted, or open exclusively elsewhere)');
-        if (fd < 0) throw sysError(fd, 'open', { operation: OPERATION, kind: 'OPEN_FAILED', path });
-        dev = { path, fd, block: st.isBlockDevice, rawSize: st.size, size: 0, created: false, allHole: st.isFile && st.blocks === 0 };
-        devices.push(dev);
-      }
-      if (dev.block) {
-        const arg = Buffer.alloc(8);
-        const rc: number = yield* yieldStep({ op: 'ioctl', fd: dev.fd, request: BLKGETSIZE64, arg });
-        if (rc < 0) throw sysError(rc, 'ioctl', { operation: OPERATION, kind: 'STAT_FAILED', path }, 'STAT_FAILED', 'BLKGETSIZE64');
-        dev.rawSize = Number(arg.readBigUInt64LE(0));
-      }
-      if (created) {
-        const rc: number = yield* yieldStep({ op: 'ftruncate', fd: dev.fd, length: cfg.byteCount! });
-        if (rc < 0) throw ioError(rc, 'ftruncate', path);
-        dev.rawSize = cfg.byteCount!;
-      }
-      const busy = yield* inUse(st);
-      if (busy) throw refused('EBUSY', path, `device is ${busy}`);
-      if (!cfg.force && !created) {
-        const sigs = yield* signaturesOn(dev);
-        if (sigs.length > 0) {
-          const names = [...new Set(sigs.map((s) => s.type))].join(', ');
-          throw refused('EEXIST', path, `device holds a ${names} signature (at byte ${sigs[0]!.offset}); use force to overwrite it`);
+    // ---- 1. look, refuse, plan: no writes; every device at once ----
+    const found = yield* each(cfg.paths.map((_, i) => identify(cfg, i, slots)));
+    // The same device under two names (a symlink, a hard link, /dev/disk/by-id, a loop device
+    // over an image file also named): formatting it twice would corrupt both "devices".
+    for (let i = 0; i < found.length; i++) {
+      for (let j = 0; j < i; j++) {
+        if ([...found[i]!.ids].some((id) => found[j]!.ids.has(id))) {
+          throw argValueError('devices', `must not name a device twice ('${cfg.paths[j]}' and '${cfg.paths[i]}' are the same device)`, cfg.paths);
         }
       }
-      const wanted = cfg.byteCount ?? dev.rawSize;
-      if (wanted > dev.rawSize) {
-        throw Object.assign(new RangeError(`options.byteCount (${wanted}) is larger than the device '${path}' (${dev.rawSize} bytes)`), {
-          code: 'ERR_OUT_OF_RANGE',
-        });
-      }
-      dev.size = Math.floor(wanted / cfg.sectorsize) * cfg.sectorsize;
-      const min = minDeviceSize(cfg.metadata, cfg.data, cfg.mixed, cfg.nodesize);
-      if (dev.size < min) {
-        throw Object.assign(
-          new RangeError(
-            `'${path}' is too small: ${dev.size} bytes, and this layout (metadata ${cfg.metadata.name}, data ${cfg.data.name}${cfg.mixed ? ', mixed' : ''}) needs at least ${min} bytes (${(min / MiB).toFixed(0)} MiB) per device`,
-          ),
-          { code: 'ERR_OUT_OF_RANGE' },
-        );
-      }
     }
+    yield* each(cfg.paths.map((_, i) => examine(cfg, i, found[i]!.st, found[i]!.ids, slots)));
+    const devices = slots as OpenDevice[];
 
     const planDevices: PlanDevice[] = devices.map((d, i) => ({ devid: i + 1, size: d.size, uuid: cfg.deviceUuids[i]! }));
     const chunks = planChunks(planDevices, { system: cfg.system, metadata: cfg.metadata, data: cfg.data }, cfg.mixed, cfg.nodesize);
@@ -298,39 +400,23 @@ export function* mkfsOp(cfg: Config): IoOp<{ result: MkfsResult; blockPaths: str
       totalBytes: planDevices.reduce((s, d) => s + d.size, 0),
     };
     const trees = buildTrees(params);
+    const writes = treeWrites(trees.blocks);
     const supers = devices.map((dev, i) =>
       SUPER_OFFSETS.filter((off) => off + SUPER_INFO_SIZE < dev.size).map((off) => ({ off, data: superblockFor(params, trees, i + 1, off) })),
     );
 
-    // ---- 2. discard ----
+    // ---- 2. discard, 3. wipe: every device at once ----
     wrote = true;
-    for (const dev of devices) {
-      if (!dev.block || !cfg.discard) continue;
-      const range = Buffer.alloc(16);
-      range.writeBigUInt64LE(0n, 0);
-      range.writeBigUInt64LE(BigInt(dev.size), 8);
-      // A device without discard support (EOPNOTSUPP, EINVAL) is fine: carry on.
-      yield* yieldStep({ op: 'ioctl', fd: dev.fd, request: BLKDISCARD, arg: range });
-    }
+    yield* each(devices.map((dev) => prepare(cfg, dev)));
 
-    // ---- 3. wipe: superblock copies first, so the old filesystem stops being one at once ----
-    for (const dev of devices) {
-      for (const off of SUPER_OFFSETS) yield* zeroRange(dev, off, SUPER_INFO_SIZE);
-      yield* zeroRange(dev, 0, 2 * MiB);
-      if (cfg.byteCount === null) yield* zeroRange(dev, dev.size - 2 * MiB, 2 * MiB);
-    }
+    // ---- 4. tree blocks, every copy and parity, then fsync: every device at once ----
+    yield* each(devices.map((dev, i) => writeAll(dev, writes.get(i + 1) ?? [])));
 
-    // ---- 4. tree blocks, every copy ----
-    for (const block of trees.blocks) {
-      for (const copy of mapRange(block.chunk, block.logical)) yield* pwriteStep(devices[copy.devid - 1]!, block.data, copy.offset);
-    }
-    for (const dev of devices) yield* fsyncStep(dev);
-
-    // ---- 5. superblocks: mirrors, then the primary ----
+    // ---- 5. superblocks, once every device holds its trees: mirrors, then the primary ----
     for (const [i, dev] of devices.entries()) {
       for (const sb of [...supers[i]!].reverse()) yield* pwriteStep(dev, sb.data, sb.off);
     }
-    for (const dev of devices) yield* fsyncStep(dev);
+    yield* each(devices.map((dev) => fsyncStep(dev)));
 
     const result: MkfsResult = {
       uuid: uuidString(cfg.fsid),
@@ -345,7 +431,8 @@ export function* mkfsOp(cfg: Config): IoOp<{ result: MkfsResult; blockPaths: str
     };
     return { result, blockPaths: devices.filter((d) => d.block).map((d) => d.path) };
   } finally {
-    for (const dev of devices) {
+    for (const dev of slots) {
+      if (!dev) continue;
       yield* yieldStep({ op: 'close', fd: dev.fd });
       // A file we created and refused to format (too small, say) is removed again: no trace left.
       if (dev.created && !wrote) yield* yieldStep({ op: 'unlink', path: dev.path });

@@ -62,21 +62,51 @@ test('minimum device sizes (§4.8)', () => {
   assert.equal(minDeviceSize(P.single!, P.single!, true, 4096), 16 * MiB);
 });
 
-test('placement: stripes from 1 MiB, no overlap, logical back to back, two devices spread', () => {
+test('placement: mkfs.btrfs 6.2 physical layouts (§4.9)', () => {
   const uuid = Buffer.alloc(16, 1);
+  const where = (chunks: ReturnType<typeof planChunks>) =>
+    Object.fromEntries(chunks.map((c) => [c.type, c.stripes.map((s) => `${s.devid}@${s.offset}`)]));
   const one = planChunks([{ devid: 1, size: GiB, uuid }], { system: P.dup!, metadata: P.dup!, data: P.single! }, false, 16384);
-  assert.deepEqual(one.map((c) => c.start), [MiB, MiB + 8 * MiB, MiB + 8 * MiB + 53673984]);
-  const extents = one.flatMap((c) => c.stripes.map((s) => [s.offset, s.offset + c.stripeSize]));
-  extents.sort((a, b) => a[0]! - b[0]!);
-  assert.equal(extents[0]![0], MiB);
-  for (let i = 1; i < extents.length; i++) assert.ok(extents[i]![0]! >= extents[i - 1]![1]!);
-  const two = planChunks(
-    [{ devid: 1, size: GiB, uuid }, { devid: 2, size: GiB, uuid }],
-    { system: P.raid1!, metadata: P.raid1!, data: P.raid0! },
-    false,
-    16384,
+  assert.deepEqual(where(one), {
+    [BG_SYSTEM | P.dup!.bits]: [`1@${21 * MiB}`, `1@${29 * MiB}`],
+    [BG_METADATA | P.dup!.bits]: [`1@${37 * MiB}`, '1@92471296'],
+    [BG_DATA]: [`1@${13 * MiB}`],
+  });
+  const dev = (devid: number, size = GiB) => ({ devid, size, uuid });
+  const two = planChunks([dev(1), dev(2)], { system: P.raid1!, metadata: P.raid1!, data: P.single! }, false, 16384);
+  assert.deepEqual(where(two), {
+    [BG_SYSTEM | P.raid1!.bits]: [`1@${21 * MiB}`, `2@${MiB}`],
+    [BG_METADATA | P.raid1!.bits]: [`1@${29 * MiB}`, `2@${9 * MiB}`],
+    [BG_DATA]: [`1@${13 * MiB}`],
+  });
+  // Device selection as mkfs.btrfs 6.2 makes it (observed; mkfs-notes.md): the temporary chunks
+  // make device 1 the fullest, and ties go to the highest devids, stripes in devid order.
+  const devids = (chunks: ReturnType<typeof planChunks>) => chunks.map((c) => c.stripes.map((s) => s.devid));
+  assert.deepEqual(devids(planChunks([dev(1), dev(2), dev(3), dev(4)], { system: P.raid1!, metadata: P.raid1!, data: P.raid1c3! }, false, 16384)), [
+    [3, 4],
+    [3, 4],
+    [2, 3, 4],
+  ]);
+  assert.deepEqual(devids(planChunks([dev(1), dev(2), dev(3)], { system: P.dup!, metadata: P.dup!, data: P.raid0! }, false, 16384)), [
+    [3, 3],
+    [3, 3],
+    [1, 2, 3],
+  ]);
+  // Different sizes: 4096 + 3 x 300 MiB, RAID1C4 metadata leaves the small ones no room for a
+  // RAID0 data stripe, so the data chunk has one stripe of the size planned for four.
+  const mixedSizes = planChunks([dev(1, 4 * GiB), dev(2, 300 * MiB), dev(3, 300 * MiB), dev(4, 300 * MiB)], { system: P.raid1c4!, metadata: P.raid1c4!, data: P.raid0! }, false, 16384);
+  assert.deepEqual(devids(mixedSizes), [[1, 2, 3, 4], [1, 2, 3, 4], [1]]);
+  assert.equal(mixedSizes[2]!.length, 130940928);
+  assert.throws(
+    () => planChunks([dev(1, 2 * GiB), dev(2, 150 * MiB), dev(3, 150 * MiB)], { system: P.raid10!, metadata: P.raid10!, data: P.raid5! }, false, 16384),
+    (e: any) => e instanceof RangeError && (e as any).code === 'ERR_OUT_OF_RANGE' && /no room for a raid5 data chunk/.test(e.message),
   );
-  assert.deepEqual(two.map((c) => c.stripes.map((s) => s.devid).sort()), [[1, 2], [1, 2], [1, 2]]);
+  // Extents never overlap.
+  for (const chunks of [one, two, mixedSizes]) {
+    const extents = chunks.flatMap((c) => c.stripes.map((s) => [s.devid, s.offset, s.offset + c.stripeSize] as const));
+    extents.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (let i = 1; i < extents.length; i++) if (extents[i]![0] === extents[i - 1]![0]) assert.ok(extents[i]![1] >= extents[i - 1]![2]);
+  }
 });
 
 test('interrupted before the superblocks: the old btrfs is gone and nothing looks like btrfs', () => {
