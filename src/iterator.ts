@@ -16,7 +16,7 @@
  */
 import * as fs from 'node:fs';
 import { btrfsError, type StepContext, sysError } from './errors';
-import { BTRFS_ROOT_REF_KEY, BTRFS_ROOT_TREE_OBJECTID } from './kernel/constants';
+import { BTRFS_ROOT_ITEM_KEY, BTRFS_ROOT_REF_KEY, BTRFS_ROOT_TREE_OBJECTID } from './kernel/constants';
 import { toSafeNumber, U64_MAX } from './kernel/struct';
 import {
   BTRFS_IOC_GET_SUBVOL_ROOTREF,
@@ -30,7 +30,7 @@ import { btrfs_root_ref, rootRefName } from './kernel/tree';
 import { close, ioctl, type Op, open, runAsync, runSync, type StatResult } from './op';
 import { SEARCH_ARGS_V2_BUF_OFFSET } from './kernel/search';
 import { TreeSearch } from './tree-search';
-import { type SubvolumeInfo, infoById, infoOfFd, inoLookupPath, lookupSubvolumeId } from './subvolume-core';
+import { type SubvolumeInfo, rootItemInfo, infoById, infoOfFd, inoLookupPath, lookupSubvolumeId } from './subvolume-core';
 import { checkBoolean, checkOptionalId, checkOptions, checkPathOrFd, contextOf, type PathOrFd, type Target } from './validate';
 
 const { O_RDONLY, O_DIRECTORY } = fs.constants;
@@ -39,6 +39,9 @@ const EACCES = -13;
 const EPERM = -1;
 /** Result bytes per search: 16 KiB holds ~300 ROOT_REF items. */
 const SEARCH_BUFFER = 16384;
+/** Result bytes per prefetch search (siblings' root items and children), and pages per prefetch. */
+const PREFETCH_BUFFER = 65536;
+const PREFETCH_PAGES = 4;
 /** The largest ROOT_REF payload: the 18-byte btrfs_root_ref and a 255-byte name. */
 const ROOT_REF_MAX = 18 + 255;
 
@@ -70,6 +73,9 @@ interface Child {
   id: bigint;
   dirid: bigint;
   name?: string; // root mode: from the ROOT_REF item
+  /** Root mode, prefetched with its siblings: every child of its own (complete), and its info. */
+  children?: Child[];
+  info?: SubvolumeInfo;
 }
 
 /** One level of the depth-first walk. */
@@ -84,6 +90,8 @@ interface Frame {
   pending: Child[];
   /** The smallest child id not fetched yet, or null once every child was fetched. */
   cursor: bigint | null;
+  /** Its info, when a prefetch already read its root item. */
+  info?: SubvolumeInfo;
 }
 
 const joinPath = (a: string, b: string): string => (a === '' ? b : b === '' ? a : `${a}/${b}`);
@@ -98,6 +106,7 @@ export class IteratorCore {
   private stack: Frame[] = [];
   /** One search buffer for the whole walk: listing allocates nothing per page. */
   private readonly searchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + SEARCH_BUFFER);
+  private readonly prefetchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + PREFETCH_BUFFER);
   private started = false;
   private closed = false;
   private readonly privileged: boolean;
@@ -169,6 +178,7 @@ export class IteratorCore {
     const entry: SubvolumeEntry = { path: frame.path, id: toSafeNumber(frame.id, 'id') };
     if (this.withInfo) {
       if (frame.fd !== null) entry.info = yield* infoOfFd(frame.fd, this.ctx);
+      else if (frame.info) entry.info = frame.info;
       else if (this.privileged) entry.info = yield* infoById(this.fd!, frame.id, this.ctx, frame);
       else {
         // Unprivileged and not enterable: GET_SUBVOL_INFO needs an fd inside it.
@@ -183,7 +193,13 @@ export class IteratorCore {
     if (this.privileged) {
       const dir = child.dirid === 256n ? '' : yield* inoLookupPath(this.fd!, parent.id, child.dirid, this.ctx);
       const path = joinPath(parent.path, dir.replace(/\/$/, ''));
-      return { id: child.id, parentId: parent.id, dirId: child.dirid, path: joinPath(path, child.name!), fd: null, pending: [], cursor: 0n };
+      const frame: Frame = { id: child.id, parentId: parent.id, dirId: child.dirid, path: joinPath(path, child.name!), fd: null, pending: [], cursor: 0n };
+      if (child.children) {
+        frame.pending = child.children; // prefetched: no search for this one
+        frame.cursor = null;
+      }
+      if (child.info) frame.info = child.info;
+      return frame;
     }
     const args = btrfs_ioctl_ino_lookup_user_args.encode({ dirid: child.dirid, treeid: child.id });
     yield* ioctl(parent.fd!, BTRFS_IOC_INO_LOOKUP_USER, args, { ...this.ctx, kind: 'INO_LOOKUP_USER_FAILED' }, { name: 'BTRFS_IOC_INO_LOOKUP_USER' });
@@ -194,6 +210,52 @@ export class IteratorCore {
     const fd: number = yield { op: 'open', path: `/proc/self/fd/${parent.fd}/${relative}`, flags: O_RDONLY | O_DIRECTORY };
     if (fd < 0 && fd !== EACCES && fd !== EPERM) throw sysError(fd, 'open', { ...this.ctx, kind: 'OPEN_FAILED', path });
     return { id: child.id, parentId: parent.id, dirId: child.dirid, path, fd: fd < 0 ? null : fd, pending: [], cursor: fd < 0 ? null : 0n };
+  }
+
+  /**
+   * Reads, for a page of siblings at once, what visiting each would otherwise cost a search apiece:
+   * their own ROOT_REF items (their children) and, with `info`, their ROOT_ITEMs. One search over the
+   * key range (first id, ROOT_ITEM) .. (last id, ROOT_REF) covers them all, since the root tree sorts
+   * by subvolume id first. A flat directory of 10,000 subvolumes then takes a few dozen searches
+   * instead of 10,000. At most PREFETCH_PAGES pages are read; siblings past that are fetched one by
+   * one as before, so memory stays bounded whatever the fan-out.
+   */
+  private *prefetch(frame: Frame, siblings: Child[]): Op<void> {
+    if (siblings.length < 2) return;
+    const byId = new Map(siblings.map((c) => [c.id, c]));
+    const children = new Map<bigint, Child[]>();
+    const search = new TreeSearch(
+      this.fd!,
+      {
+        treeId: BTRFS_ROOT_TREE_OBJECTID,
+        min: { objectid: siblings[0]!.id, type: BTRFS_ROOT_ITEM_KEY, offset: 0n },
+        max: { objectid: siblings[siblings.length - 1]!.id, type: BTRFS_ROOT_REF_KEY, offset: U64_MAX },
+      },
+      this.ctx,
+      { bufferSize: PREFETCH_BUFFER, buffer: this.prefetchBuffer },
+    );
+    let complete = 0n; // every sibling with a smaller id has been read completely
+    for (let pages = 0; pages < PREFETCH_PAGES && !search.done; pages++) {
+      const page = yield* search.page();
+      if (page.length === 0) break;
+      for (const item of page) {
+        const sibling = byId.get(item.objectid);
+        if (!sibling) continue;
+        if (item.type === BTRFS_ROOT_REF_KEY) {
+          let list = children.get(item.objectid);
+          if (!list) children.set(item.objectid, (list = []));
+          list.push({ id: item.offset, dirid: btrfs_root_ref.get(item.data, 'dirid'), name: rootRefName(item.data) });
+        } else if (item.type === BTRFS_ROOT_ITEM_KEY && this.withInfo) {
+          // Decoded now: the payload lives in the reused buffer.
+          sibling.info = rootItemInfo(item.data, sibling.id, frame.id, sibling.dirid);
+        }
+      }
+      complete = page[page.length - 1]!.objectid;
+    }
+    for (const sibling of siblings) {
+      if (search.done || sibling.id < complete) sibling.children = children.get(sibling.id) ?? [];
+      else delete sibling.info; // not reached: the normal path reads it
+    }
   }
 
   /** Fetches the next page of `frame`'s children into `frame.pending`. */
@@ -210,13 +272,16 @@ export class IteratorCore {
         { bufferSize: SEARCH_BUFFER, maxItems: 256, maxItemSize: ROOT_REF_MAX, buffer: this.searchBuffer },
       );
       const page = yield* search.page();
+      const fetched: Child[] = [];
       for (const item of page) {
         if (item.type !== BTRFS_ROOT_REF_KEY || item.objectid !== frame.id) continue;
-        frame.pending.push({ id: item.offset, dirid: btrfs_root_ref.get(item.data, 'dirid'), name: rootRefName(item.data) });
+        fetched.push({ id: item.offset, dirid: btrfs_root_ref.get(item.data, 'dirid'), name: rootRefName(item.data) });
       }
       const last = page[page.length - 1];
       // A page that was not full holds the last children: no further (empty) search is needed.
       frame.cursor = last && last.offset < U64_MAX && !search.done ? last.offset + 1n : null;
+      yield* this.prefetch(frame, fetched);
+      frame.pending.push(...fetched);
       return;
     }
     if (frame.fd === null) {

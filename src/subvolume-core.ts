@@ -164,13 +164,13 @@ export function* infoById(fd: number, id: bigint, ctx: StepContext, where?: { pa
     parentId = ref.parentId;
     dirId = ref.dirId;
   }
-  return decodeRootItem(item.data, id, parentId, dirId);
+  return rootItemInfo(item.data, id, parentId, dirId);
 }
 
 const ROOT = btrfs_root_item.fields;
 
-/** A ROOT_ITEM payload straight into a SubvolumeInfo (little-endian, no bigint). */
-function decodeRootItem(data: Buffer, id: bigint, parentId: bigint, dirId: bigint): SubvolumeInfo {
+/** A ROOT_ITEM payload straight into a SubvolumeInfo (little-endian, no bigint). @internal */
+export function rootItemInfo(data: Buffer, id: bigint, parentId: bigint, dirId: bigint): SubvolumeInfo {
   if (data.length < btrfs_root_item.size) throw new RangeError(`a ${data.length}-byte root item is older than this library reads`);
   const view = viewOf(data);
   const n = (field: { offset: number }, name: string) => le64Number(view, field.offset, `subvolume ${name}`);
