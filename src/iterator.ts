@@ -39,9 +39,11 @@ const EACCES = -13;
 const EPERM = -1;
 /** Result bytes per search: 16 KiB holds ~300 ROOT_REF items. */
 const SEARCH_BUFFER = 16384;
-/** Result bytes per prefetch search (siblings' root items and children), and pages per prefetch. */
-const PREFETCH_BUFFER = 65536;
-const PREFETCH_PAGES = 4;
+/**
+ * Result bytes per prefetch search (siblings' root items and children), and pages per prefetch.
+ * Tests shrink them to exercise a prefetch that stops part-way. @internal
+ */
+export const prefetchTuning = { bufferSize: 65536, pages: 4 };
 /** The largest ROOT_REF payload: the 18-byte btrfs_root_ref and a 255-byte name. */
 const ROOT_REF_MAX = 18 + 255;
 
@@ -106,7 +108,7 @@ export class IteratorCore {
   private stack: Frame[] = [];
   /** One search buffer for the whole walk: listing allocates nothing per page. */
   private readonly searchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + SEARCH_BUFFER);
-  private readonly prefetchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + PREFETCH_BUFFER);
+  private readonly prefetchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + prefetchTuning.bufferSize);
   private started = false;
   private closed = false;
   private readonly privileged: boolean;
@@ -217,7 +219,7 @@ export class IteratorCore {
    * their own ROOT_REF items (their children) and, with `info`, their ROOT_ITEMs. One search over the
    * key range (first id, ROOT_ITEM) .. (last id, ROOT_REF) covers them all, since the root tree sorts
    * by subvolume id first. A flat directory of 10,000 subvolumes then takes a few dozen searches
-   * instead of 10,000. At most PREFETCH_PAGES pages are read; siblings past that are fetched one by
+   * instead of 10,000. At most `prefetchTuning.pages` pages are read; siblings past that are fetched one by
    * one as before, so memory stays bounded whatever the fan-out.
    */
   private *prefetch(frame: Frame, siblings: Child[]): Op<void> {
@@ -232,10 +234,10 @@ export class IteratorCore {
         max: { objectid: siblings[siblings.length - 1]!.id, type: BTRFS_ROOT_REF_KEY, offset: U64_MAX },
       },
       this.ctx,
-      { bufferSize: PREFETCH_BUFFER, buffer: this.prefetchBuffer },
+      { bufferSize: prefetchTuning.bufferSize, buffer: this.prefetchBuffer },
     );
     let complete = 0n; // every sibling with a smaller id has been read completely
-    for (let pages = 0; pages < PREFETCH_PAGES && !search.done; pages++) {
+    for (let pages = 0; pages < prefetchTuning.pages && !search.done; pages++) {
       const page = yield* search.page();
       if (page.length === 0) break;
       for (const item of page) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, renameSync, promises as fsp, fstatSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as btrfs from '../../src/index';
+import { prefetchTuning } from '../../src/iterator';
 import { subvolumeList } from '../helpers/oracle';
 import { needsRoot, openFds, type Scratch, scratchBtrfs } from '../helpers/scratch';
 
@@ -163,6 +164,34 @@ describe('subvolume iterators (kernel)', { skip: needsRoot }, () => {
     const paths = results.filter((r) => !r.done).map((r) => (r.value as btrfs.SubvolumeEntry).path);
     assert.deepEqual(paths, ['mm', 'mm/dir/deeper/leaf', 'aa', 'aa/k2', 'aa/k1', 'aa/k1/moved', 'aa/k1/moved/q']);
     assert.equal(results.filter((r) => r.done).length, 2);
+  });
+
+  it('a sibling prefetch that stops part-way still yields exactly what btrfs-progs lists', async () => {
+    // Shrink the prefetch so one page cannot hold a page of siblings with their children: some
+    // siblings are then read completely, the rest fetched one by one.
+    const saved = { ...prefetchTuning };
+    prefetchTuning.bufferSize = 2048;
+    prefetchTuning.pages = 1;
+    try {
+      btrfs.createSubvolumeSync(`${m}/pf`);
+      for (let i = 0; i < 12; i++) {
+        btrfs.createSubvolumeSync(`${m}/pf/p${i}`);
+        for (let j = 0; j < 6; j++) btrfs.createSubvolumeSync(`${m}/pf/p${i}/c${j}`);
+      }
+      btrfs.syncSync(m);
+      const expected = subvolumeList(m).filter((r) => r.path.startsWith('pf/')).map((r) => `${r.id} ${r.path.slice(3)}`).sort();
+      for (const info of [false, true]) {
+        const seen = [...btrfs.subvolumesSync(`${m}/pf`, { info })];
+        assert.deepEqual(seen.map((e) => `${e.id} ${e.path}`).sort(), expected);
+        if (info) for (const e of seen) assert.equal(e.info!.id, e.id);
+        let n = 0;
+        for await (const _ of btrfs.subvolumes(`${m}/pf`, { info })) n++;
+        assert.equal(n, expected.length);
+      }
+    } finally {
+      Object.assign(prefetchTuning, saved);
+    }
+    await btrfs.deleteSubvolume(`${m}/pf`, { recursive: true });
   });
 
   it('pages through 1,200 siblings (several search pages), ids ascending, exact count', async () => {
