@@ -231,7 +231,7 @@ export function* ioctlAt(path: string, flags: number, request: number, arg: Ioct
     patches: options.patches ?? null,
     blocking: options.blocking ?? false,
   };
-  if (result <= -OPEN_FAILED_BASE) throw sysError(result + OPEN_FAILED_BASE, 'open', ctx, 'OPEN_FAILED');
+  if (result <= -OPEN_FAILED_BASE) throw sysError(result + OPEN_FAILED_BASE, 'open', { ...ctx, path, fd: undefined }, 'OPEN_FAILED');
   if (result >= 0 || options.allow?.includes(result)) return result;
   throw yield* classify(path, result, ctx, options);
 }
