@@ -33,6 +33,9 @@ export async function mkfsScenario(ctx: Ctx): Promise<Row[]> {
   const attach = (image: string) => sh('losetup', '--find', '--show', image).trim();
   const loopDev = attach(loopImage);
   const raidDevs = [attach(raidA), attach(raidB)];
+  // Four devices of 1 GiB and four of 1 TiB (sparse backing files), for the multi-device rows.
+  const four1g = ctx.images({ count: 4, size: GiB, mkfs: false }).images.map(attach);
+  const four1t = ctx.images({ count: 4, size: TiB, mkfs: false }).images.map(attach);
   const file = join(work.dir, 'fresh.img');
 
   interface Input {
@@ -49,6 +52,8 @@ export async function mkfsScenario(ctx: Ctx): Promise<Row[]> {
     { key: 'file2t', label: '2 TiB sparse image file', prepare: () => (sparse(file, 2 * TiB), [file]), ours: true, oursOptions: {}, progsArgs: [] },
     { key: 'loop', label: '1 GiB loop device', prepare: () => [loopDev], ours: true, oursOptions: { force: true }, progsArgs: [] },
     { key: 'raid1', label: 'RAID1 on two 1 GiB loop devices', prepare: () => raidDevs, ours: true, oursOptions: { force: true, dataProfile: 'raid1', metadataProfile: 'raid1' }, progsArgs: ['-d', 'raid1', '-m', 'raid1'] },
+    { key: 'four1g', label: 'four 1 GiB loop devices', prepare: () => four1g, ours: true, oursOptions: { force: true }, progsArgs: [] },
+    { key: 'four1t', label: 'four 1 TiB loop devices (sparse)', prepare: () => four1t, ours: true, oursOptions: { force: true }, progsArgs: [] },
   ];
   // Ours on several devices waits for issue 7: find out rather than assume.
   let raidNote: string | undefined;
@@ -87,7 +92,7 @@ export async function mkfsScenario(ctx: Ctx): Promise<Row[]> {
       }
     }
   } finally {
-    for (const dev of [loopDev, ...raidDevs]) {
+    for (const dev of [loopDev, ...raidDevs, ...four1g, ...four1t]) {
       try {
         sh('losetup', '-d', dev);
       } catch {
