@@ -25,6 +25,7 @@ export type Step =
   | { op: 'stat'; path: string }
   | { op: 'fstat'; fd: number }
   | { op: 'rmdir'; path: string }
+  | { op: 'buffer'; size: number }
   | { op: 'readdir'; path: string }
   | { op: 'readFile'; path: string }
   | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
@@ -58,9 +59,35 @@ function statResult(s: fs.Stats): StatResult {
   return { ino: s.ino, dev: s.dev, mode: s.mode, uid: s.uid, isDirectory: s.isDirectory() };
 }
 
+/**
+ * Zeroed argument buffers for the sync driver, reused across calls: a 4 KiB Buffer.alloc costs
+ * about as much as the ioctl it carries, mostly in GC. A sync run cannot interleave with another
+ * (it holds the thread), so what it borrowed is free again when it returns. Operations only ask
+ * for buffers through the 'buffer' step and decode them before they return.
+ */
+const spare = new Map<number, Buffer[]>();
+let lent: Buffer[] = [];
+
+function borrow(size: number): Buffer {
+  const buf = spare.get(size)?.pop();
+  lent.push(buf ?? Buffer.alloc(size));
+  return buf ? buf.fill(0) : lent[lent.length - 1]!;
+}
+
+function giveBack(): void {
+  for (const buf of lent) {
+    let list = spare.get(buf.length);
+    if (!list) spare.set(buf.length, (list = []));
+    if (list.length < 8) list.push(buf);
+  }
+  lent = [];
+}
+
 function execSync(step: Step): unknown {
   try {
     switch (step.op) {
+      case 'buffer':
+        return borrow(step.size);
       case 'open':
         return fs.openSync(step.path, step.flags);
       case 'close':
@@ -100,6 +127,8 @@ function callback<T>(resolve: (value: unknown) => void, map: (value: T) => unkno
 function execAsync(step: Step): Promise<unknown> {
   return new Promise((resolve) => {
     switch (step.op) {
+      case 'buffer':
+        return resolve(Buffer.alloc(step.size)); // async runs interleave: never shared
       case 'open':
         return fs.open(step.path, step.flags, callback(resolve));
       case 'close':
@@ -130,18 +159,30 @@ function execAsync(step: Step): Promise<unknown> {
 
 /** Runs an operation to completion on the calling thread. */
 export function runSync<T>(op: Op<T>): T {
-  let next = op.next();
-  while (!next.done) {
-    let result: unknown;
-    try {
-      result = execSync(next.value);
-    } catch (error) {
-      next = op.throw(error); // lets the operation's `finally` release what it holds
-      continue;
+  const outer = lent;
+  lent = [];
+  try {
+    let next = op.next();
+    while (!next.done) {
+      let result: unknown;
+      try {
+        result = execSync(next.value);
+      } catch (error) {
+        next = op.throw(error); // lets the operation's `finally` release what it holds
+        continue;
+      }
+      next = op.next(result);
     }
-    next = op.next(result);
+    return next.value;
+  } finally {
+    giveBack();
+    lent = outer;
   }
-  return next.value;
+}
+
+/** A zeroed buffer of `size` bytes for an ioctl argument, valid until the operation returns. */
+export function* buffer(size: number): Op<Buffer> {
+  return yield { op: 'buffer', size };
 }
 
 /** Runs an operation with every step off the event loop. */

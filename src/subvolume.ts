@@ -44,7 +44,7 @@ import {
   encodeQgroupInherit,
 } from './kernel/subvol';
 import { btrfs_dir_item } from './kernel/tree';
-import { classify, close, ioctl, ioctlAt, type Op, open, runAsync, runSync, type StatResult, targetIoctl, withDir, withTarget } from './op';
+import { buffer, classify, close, ioctl, ioctlAt, type Op, open, runAsync, runSync, type StatResult, targetIoctl, withDir, withTarget } from './op';
 import {
   backRef,
   decodeSubvolInfo,
@@ -129,8 +129,9 @@ function checkInherit(value: unknown): bigint[] | undefined {
 }
 
 /** vol_args_v2 for a create/snapshot, with the qgroup_inherit pointer patch when needed. */
-function createArgs(name: string, flags: bigint, inherit: bigint[] | undefined, sourceFd = 0) {
-  const args = btrfs_ioctl_vol_args_v2.encode({ fd: BigInt(sourceFd), name });
+function createArgs(name: string, flags: bigint, inherit: bigint[] | undefined, sourceFd = 0, into?: Buffer) {
+  const args = into ?? Buffer.alloc(btrfs_ioctl_vol_args_v2.size);
+  btrfs_ioctl_vol_args_v2.write(args, { fd: BigInt(sourceFd), name });
   let patches: (number | Uint8Array)[] | undefined;
   if (inherit && inherit.length > 0) {
     const block = encodeQgroupInherit(inherit);
@@ -175,7 +176,8 @@ export function isSubvolumeSync(path: PathOrFd): boolean {
 
 function* subvolumeIdOp(target: Target): Op<number> {
   const ctx = contextOf('subvolumeId', 'INO_LOOKUP_FAILED', target);
-  const args = btrfs_ioctl_ino_lookup_args.encode({ treeid: 0n, objectid: BTRFS_FIRST_FREE_OBJECTID });
+  const args = yield* buffer(btrfs_ioctl_ino_lookup_args.size);
+  btrfs_ioctl_ino_lookup_args.write(args, { treeid: 0n, objectid: BTRFS_FIRST_FREE_OBJECTID });
   yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_INO_LOOKUP, args, ctx, { name: 'BTRFS_IOC_INO_LOOKUP' });
   return u64Number(viewOf(args), btrfs_ioctl_ino_lookup_args.fields.treeid.offset, 'id');
 }
@@ -227,7 +229,7 @@ function* subvolumeInfoOp(target: Target, id: bigint): Op<SubvolumeInfo> {
   const ctx = contextOf('subvolumeInfo', 'GET_SUBVOL_INFO_FAILED', target);
   if (id === 0n && !legacyIoctls()) {
     // The common question, one composite step: GET_SUBVOL_INFO on the path (or the caller's fd).
-    const args = Buffer.alloc(btrfs_ioctl_get_subvol_info_args.size);
+    const args = yield* buffer(btrfs_ioctl_get_subvol_info_args.size);
     const options = { name: 'BTRFS_IOC_GET_SUBVOL_INFO', allow: [ENOTTY] };
     const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_GET_SUBVOL_INFO, args, ctx, options);
     if (result !== ENOTTY) return decodeSubvolInfo(args);
@@ -274,7 +276,7 @@ function* getFlags(fd: number, ctx: StepContext): Op<bigint> {
 
 function* getReadOnlyOp(target: Target): Op<boolean> {
   const ctx = contextOf('getSubvolumeReadOnly', 'SUBVOL_GETFLAGS_FAILED', target);
-  const arg = Buffer.alloc(8);
+  const arg = yield* buffer(8);
   yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_SUBVOL_GETFLAGS, arg, ctx, { name: 'BTRFS_IOC_SUBVOL_GETFLAGS', needsSubvolume: true });
   return (arg[0]! & Number(BTRFS_SUBVOL_RDONLY)) !== 0;
 }
@@ -409,7 +411,7 @@ function* createSubvolumeOp(dest: { path: string; parent: string; name: string }
   const ctx: StepContext = { operation: 'createSubvolume', kind: 'SUBVOL_CREATE_FAILED', path: dest.path };
   if (!legacyIoctls()) {
     // One crossing: open the parent, SUBVOL_CREATE_V2, close.
-    const { args, patches } = createArgs(dest.name, 0n, inherit);
+    const { args, patches } = createArgs(dest.name, 0n, inherit, 0, yield* buffer(btrfs_ioctl_vol_args_v2.size));
     const options = { name: 'BTRFS_IOC_SUBVOL_CREATE_V2', patches, blocking: true, allow: [ENOTTY] };
     const result = yield* ioctlAt(dest.parent, O_RDONLY | O_DIRECTORY, BTRFS_IOC_SUBVOL_CREATE_V2, args, ctx, options);
     if (result !== ENOTTY) return;
@@ -637,7 +639,8 @@ function* deleteByPathOp(dest: { path: string; parent: string; name: string }, r
   }
   if (!legacyIoctls()) {
     // One crossing: open the parent, SNAP_DESTROY_V2 by name, close.
-    const args = btrfs_ioctl_vol_args_v2.encode({ name: dest.name });
+    const args = yield* buffer(btrfs_ioctl_vol_args_v2.size);
+    btrfs_ioctl_vol_args_v2.write(args, { name: dest.name });
     const options = { name: 'BTRFS_IOC_SNAP_DESTROY_V2', blocking: true, allow: [ENOTTY] };
     if ((yield* ioctlAt(dest.parent, O_RDONLY | O_DIRECTORY, BTRFS_IOC_SNAP_DESTROY_V2, args, ctx, options)) !== ENOTTY) return;
   }
