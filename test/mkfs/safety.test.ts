@@ -279,3 +279,130 @@ describe('in use: always refused, even with force', { skip: needsRoot }, () => {
     }
   });
 });
+
+describe('several devices: one refused device refuses them all, every one byte for byte unchanged', () => {
+  const hashOf = (path: string) => {
+    // In 16 MiB reads: some of these images are larger than one Buffer may be.
+    const h = createHash('sha256');
+    const fd = openSync(path, 'r');
+    const buf = Buffer.alloc(16 * MiB);
+    try {
+      for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+    return h.digest('hex');
+  };
+  const trio = (name: string, sizes = [256 * MiB, 256 * MiB, 256 * MiB]) => sizes.map((s, i) => dir.image(`${name}-${i}.img`, s));
+  const unchanged = async (images: string[], attempt: () => unknown, check: (e: any) => boolean) => {
+    const before = images.map(hashOf);
+    assert.throws(attempt as () => void, (e: any) => check(e));
+    assert.deepEqual(images.map(hashOf), before);
+  };
+
+  test('one holds a signature (no force): EEXIST naming it; the others untouched too', async () => {
+    const list = trio('sig');
+    execFileSync('mkfs.ext4', ['-q', '-F', list[1]!]);
+    await unchanged(list, () => mkfsSync(list), (e) => e.code === 'EEXIST' && e.message.includes(list[1]!) && /ext4/.test(e.message));
+    const before = list.map(hashOf);
+    await assert.rejects(mkfs(list), (e: any) => e.code === 'EEXIST');
+    assert.deepEqual(list.map(hashOf), before);
+  });
+
+  test('one too small for the layout: RangeError with the minimum, nothing written anywhere', async () => {
+    const images = trio('small', [512 * MiB, 100 * MiB, 512 * MiB]);
+    execFileSync('mkfs.btrfs', ['-q', '-f', '-d', 'raid1', images[0]!, images[2]!]); // something to lose
+    await unchanged(images, () => mkfsSync(images, { dataProfile: 'raid1', force: true }), (e) => e instanceof RangeError && /125 MiB/.test(e.message) && e.message.includes(images[1]!));
+  });
+
+  test('no room for a chunk on devices of very different sizes: RangeError, unchanged', async () => {
+    const images = trio('room', [1536 * MiB, 130 * MiB, 130 * MiB]);
+    await unchanged(images, () => mkfsSync(images, { metadataProfile: 'raid10', dataProfile: 'raid5' }), (e) => e instanceof RangeError && /no room for a raid5 data chunk/.test(e.message));
+    // mkfs.btrfs refuses the same layout ("not enough free space to allocate chunk").
+    assert.throws(() => execFileSync('mkfs.btrfs', ['-q', '-f', '-m', 'raid10', '-d', 'raid5', ...images], { stdio: 'pipe' }));
+  });
+
+  test('one missing: ENOENT, the others unchanged', async () => {
+    const images = trio('missing');
+    const list = [images[0]!, join(dir.dir, 'not-there.img'), images[1]!];
+    await unchanged(images, () => mkfsSync(list), (e) => e.code === 'ENOENT');
+  });
+
+  test('the same file under two names (symlink, hard link, relative path): refused, unchanged', async () => {
+    const [img] = trio('twice');
+    const link = join(dir.dir, 'twice-link.img');
+    const hard = join(dir.dir, 'twice-hard.img');
+    execFileSync('ln', ['-sf', img!, link]);
+    execFileSync('ln', ['-f', img!, hard]);
+    const rel = `${img!.replace(/\/([^/]+)$/, '/./$1')}`;
+    for (const other of [link, hard, rel]) {
+      await unchanged([img!], () => mkfsSync([img!, other]), (e) => e instanceof TypeError && (e as any).code === 'ERR_INVALID_ARG_VALUE' && /twice/.test(e.message));
+      await assert.rejects(mkfs([other, img!]), (e: any) => e.code === 'ERR_INVALID_ARG_VALUE');
+    }
+  });
+});
+
+describe('several devices, root: the same device twice, and a mounted member', { skip: needsRoot }, () => {
+  test('a loop device and its own backing file, or two names of one loop device: refused, unchanged', () => {
+    const img = dir.image('loop-twice.img', 256 * MiB);
+    const other = dir.image('loop-twice-2.img', 256 * MiB);
+    const loop = execFileSync('losetup', ['--find', '--show', img], { encoding: 'utf8' }).trim();
+    const alias = join(dir.dir, 'loop-alias');
+    try {
+      execFileSync('ln', ['-sf', loop, alias]);
+      for (const list of [[loop, img], [img, loop], [loop, alias, other]]) {
+        const before = [img, other].map(hashOf);
+        expectCode(() => mkfsSync(list), TypeError, 'ERR_INVALID_ARG_VALUE');
+        assert.deepEqual([img, other].map(hashOf), before);
+      }
+    } finally {
+      execFileSync('losetup', ['-d', loop]);
+    }
+  });
+
+  test('a member of a mounted multi-device btrfs: EBUSY even with force, every device unchanged', () => {
+    const images = [0, 1, 2].map((i) => dir.image(`member-${i}.img`, 256 * MiB));
+    const loops = images.slice(0, 2).map((img) => execFileSync('losetup', ['--find', '--show', img], { encoding: 'utf8' }).trim());
+    const mnt = join(dir.dir, 'mnt-member');
+    mkdirSync(mnt, { recursive: true });
+    try {
+      mkfsSync(loops, { force: true });
+      execFileSync('mount', [loops[0]!, mnt]);
+      try {
+        execFileSync('btrfs', ['filesystem', 'sync', mnt]);
+        const before = images.map(hashOf);
+        // loops[1] is not the mounted source, yet it is a member of the mounted filesystem.
+        expectCode(() => mkfsSync([images[2]!, loops[1]!], { force: true }), Error, 'EBUSY');
+        assert.deepEqual(images.map(hashOf), before);
+      } finally {
+        execFileSync('umount', [mnt]);
+      }
+    } finally {
+      for (const loop of loops) {
+        try {
+          execFileSync('btrfs', ['device', 'scan', '--forget', loop]);
+        } catch {
+          // not registered
+        }
+        execFileSync('losetup', ['-d', loop]);
+      }
+    }
+  });
+});
+
+test('async form: devices are examined, prepared and written concurrently (one step per device at once)', async () => {
+  const { checkMkfsArgs } = await import('../../src/mkfs/options');
+  const { mkfsOp } = await import('../../src/mkfs/write');
+  const { execSync } = await import('../../src/mkfs/io');
+  const images = [0, 1, 2, 3].map((i) => dir.image(`conc-${i}.img`, 256 * MiB));
+  const op = mkfsOp(checkMkfsArgs(images, { metadataProfile: 'raid1c4', dataProfile: 'raid6' }));
+  const batches: number[] = [];
+  let next = op.next();
+  while (!next.done) {
+    if (next.value.op === 'all') batches.push(next.value.ops.length);
+    next = op.next(execSync(next.value));
+  }
+  // identify, examine, discard + wipe, tree blocks, final fsync: each one batch over all four.
+  assert.deepEqual(batches, [4, 4, 4, 4, 4]);
+  assert.match(execFileSync('btrfs', ['inspect-internal', 'dump-super', images[3]!], { encoding: 'utf8' }), /num_devices\s+4/);
+});
