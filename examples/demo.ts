@@ -7,7 +7,8 @@
  */
 import { mkdtempSync, rmSync, writeFileSync, closeSync, ftruncateSync, openSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as btrfs from '../src/index'; // in your project: from 'btrfs'
 
@@ -80,8 +81,9 @@ export async function demo(): Promise<void> {
   const entries: btrfs.SubvolumeEntry[] = [];
   for await (const entry of btrfs.subvolumes(mnt, { top: 5, info: true })) entries.push(entry);
   for (const { path, id, info } of entries) {
-    const depth = path.split('/').length - 1;
-    say(`    ${'  '.repeat(depth)}${path.split('/').pop()}  (id ${id}${info!.readOnly ? ', read-only' : ''})`);
+    // Indent by subvolume nesting: how many listed subvolumes contain this one.
+    const depth = entries.filter((e) => path.startsWith(`${e.path}/`)).length;
+    say(`    ${'  '.repeat(depth)}${path}  (id ${id}${info!.readOnly ? ', read-only' : ''})`);
   }
 
   step(6, 'Quotas: a 32 MiB limit on www, then a write that hits it');
@@ -93,7 +95,9 @@ export async function demo(): Promise<void> {
   const file = await open(join(mnt, 'www', 'big.bin'), 'w');
   let written = 0;
   try {
-    const chunk = Buffer.alloc(MiB, 0x5a);
+    // Random bytes: zstd would shrink a repeated pattern to almost nothing, and the limit counts
+    // what is stored.
+    const chunk = randomBytes(MiB);
     for (let i = 0; i < 64; i++) {
       await file.write(chunk);
       written += chunk.length;
@@ -102,7 +106,9 @@ export async function demo(): Promise<void> {
     await file.sync();
     say(`    wrote ${size(written)} without hitting the limit (unexpected)`);
   } catch (error) {
-    say(`    the write stopped after ${size(written)}: ${(error as NodeJS.ErrnoException).code} (disk quota exceeded), as the limit says`);
+    // Node has no name for EDQUOT (libuv lacks it): compare the number.
+    const quota = (error as NodeJS.ErrnoException).errno === -constants.errno.EDQUOT;
+    say(`    the write stopped after ${size(written)}: ${quota ? 'EDQUOT, disk quota exceeded, as the limit says' : (error as Error).message}`);
   } finally {
     await file.close().catch(() => undefined);
   }
