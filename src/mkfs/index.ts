@@ -19,9 +19,15 @@ export type { MkfsOptions } from './options';
 export type { MkfsDevice, MkfsResult } from './write';
 
 /**
- * Makes a new btrfs filesystem, like `mkfs.btrfs`. Defaults follow mkfs.btrfs 6.2: metadata DUP and
- * data single on one device, 16 KiB nodes, 4 KiB sectors, crc32c, features extref,
- * skinny-metadata, no-holes and free-space-tree.
+ * Makes a new btrfs filesystem on one or more devices, like `mkfs.btrfs`. Defaults follow
+ * mkfs.btrfs 6.2: metadata DUP and data single on one device, metadata RAID1 and data single on
+ * several (mixed block groups: single for both), 16 KiB nodes, 4 KiB sectors, crc32c, features
+ * extref, skinny-metadata, no-holes and free-space-tree.
+ *
+ * Every profile: single, dup, raid0, raid1, raid1c3, raid1c4, raid10, raid5 and raid6 (parity P and
+ * Q written for every full stripe holding metadata), with the device counts mkfs.btrfs accepts;
+ * devices may differ in size, and stripes go on the same devices as mkfs.btrfs puts them. The
+ * RAID56 and RAID1C34 features are set when a profile needs them.
  *
  * Safe by construction: every option and every device is checked before the first write. A device
  * that is mounted (directly, through a loop device or as a member of a mounted btrfs), used as swap,
@@ -30,18 +36,20 @@ export type { MkfsDevice, MkfsResult } from './write';
  * byte for byte as it was. Superblocks are written last, after the trees are written and flushed,
  * and everything is fsynced before the promise resolves. Block devices are discarded first (unless
  * `discard: false`; a device without discard support is fine) and registered with the kernel
- * afterwards, so they mount at once.
+ * afterwards, so mounting any one of them mounts the filesystem at once. With several devices, one
+ * refused device refuses them all, before anything is written to any; naming one device twice
+ * (also under another path, through a link, or as an image file and a loop device over it) is an
+ * error. The Promise form examines, wipes and writes the devices concurrently.
  *
- * Needs write access to the device; root only for block devices that only root may open. One
- * device for now (several come with multi-device support).
+ * Needs write access to the devices; root only for block devices that only root may open.
  *
- * @param devices the device or image file (a path, or an array holding one path)
+ * @param devices the device or image file, or an array of them (devid 1, 2, ... in that order)
  * @param options see {@link MkfsOptions}
  * @returns what was made: uuid, label, sizes, checksum, features, devices and profiles
  * @throws TypeError (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`) for bad options, conflicting
- *   features or a profile that needs more devices; RangeError (`ERR_OUT_OF_RANGE`) for sizes out of
- *   range, a device smaller than the layout's minimum (the message gives it) or a byteCount larger
- *   than the device; BtrfsError (kind `INVALID_ARGUMENT`) with code `EBUSY` for a device in use,
+ *   features, a profile that needs more devices, a device named twice; RangeError (`ERR_OUT_OF_RANGE`) for sizes out of
+ *   range, a device smaller than the layout's minimum (the message gives it), devices with no room
+ *   for a chunk of the profile, or a byteCount larger than a device; BtrfsError (kind `INVALID_ARGUMENT`) with code `EBUSY` for a device in use,
  *   `EEXIST` for one with a signature (without force), `ENOTBLK` for something neither block device
  *   nor file; BtrfsError `STAT_FAILED`/`OPEN_FAILED` (`ENOENT`, `EACCES`, ...); a Node fs error for a
  *   failed read, write or fsync.
@@ -51,19 +59,15 @@ export type { MkfsDevice, MkfsResult } from './write';
  * const fs = await mkfs('/tmp/disk.img', { create: true, byteCount: 1 << 30, label: 'data' });
  * console.log(fs.uuid, fs.numBytes);
  * await mkfs('/dev/sdb', { csum: CsumType.XXHASH, features: ['block-group-tree'], force: true });
+ * await mkfs(['/dev/sdb', '/dev/sdc', '/dev/sdd'], { metadataProfile: 'raid1c3', dataProfile: 'raid5', force: true });
  * ```
- * Equivalent: `mkfs.btrfs [-L label] [-U uuid] [-n nodesize] [-m dup] [-d single] [-O feature] DEVICE`.
+ * Equivalent: `mkfs.btrfs [-L label] [-U uuid] [-n nodesize] [-m profile] [-d profile] [-O feature] DEVICE...`.
  */
 export async function mkfs(devices: PathLike | PathLike[], options?: MkfsOptions): Promise<MkfsResult> {
   const { result, blockPaths } = await runAsync(mkfsOp(checkMkfsArgs(devices, options)));
-  for (const path of blockPaths) {
-    try {
-      await scanDevice(path);
-    } catch {
-      // Registration is a convenience, as in mkfs.btrfs: the filesystem is made either way, and
-      // `btrfs device scan` (or scanDevice) can still register it.
-    }
-  }
+  // Registration is a convenience, as in mkfs.btrfs: the filesystem is made either way, and
+  // `btrfs device scan` (or scanDevice) can still register a device that failed here.
+  await Promise.all(blockPaths.map((path) => scanDevice(path).catch(() => undefined)));
   return result;
 }
 
@@ -72,6 +76,7 @@ export async function mkfs(devices: PathLike | PathLike[], options?: MkfsOptions
  * @example
  * ```ts
  * const { uuid } = mkfsSync('/tmp/disk.img', { create: true, byteCount: 256 * 1024 * 1024 });
+ * mkfsSync(['/dev/loop1', '/dev/loop2'], { dataProfile: 'raid1', force: true }); // RAID1 metadata by default
  * ```
  */
 export function mkfsSync(devices: PathLike | PathLike[], options?: MkfsOptions): MkfsResult {

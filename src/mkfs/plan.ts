@@ -1,11 +1,12 @@
 /**
- * Chunk planning: which chunks a new filesystem gets, how big, and where their stripes live. Pure
- * arithmetic over device sizes, written for N devices and every profile so that multi-device mkfs
- * (issue 7) only has to lift the device-count restriction in options.ts and add RAID5/6 parity.
+ * Chunk planning: which chunks a new filesystem gets, how big, and where their stripes live, for
+ * any number of devices and every profile; and the logical -> physical mapping, RAID5/6 full
+ * stripes included. Pure arithmetic over device sizes.
  *
- * The sizes follow mkfs.btrfs 6.2's policy (format doc §4.3), so that a dump-tree of ours matches
- * one of theirs; any sizes that fit would be valid. Placement is simpler than theirs: stripes are
- * laid out from 1 MiB on each device, logical addresses from 1 MiB, back to back (§4.4).
+ * The sizes follow mkfs.btrfs 6.2's policy (format doc §4.3) and the placement its allocator's
+ * (observed, see planChunks), so that a dump-tree of ours matches one of theirs, devids and
+ * per-device bytes included; any sizes and places that fit would be valid. Logical addresses are
+ * ours: from 1 MiB, back to back (§4.4).
  * @internal
  * @module
  */
@@ -147,7 +148,9 @@ function noRoom(message: string): RangeError {
  *   until it has its stripes; the stripes are the taken devices in reverse order, and each moves
  *   to the head of the list in stripe order. If too few devices have room, a profile that may use
  *   fewer stripes (RAID0/10/5/6, down to its minimum; RAID10 even) retries with as many as were
- *   found, keeping the stripe size; otherwise the layout does not fit.
+ *   found (those go back to the head of the list first, last taken first), keeping the stripe size;
+ *   if no device at all had room, the stripe size shrinks once to the free bytes of the roomiest
+ *   device (half for DUP) and the walk is retried; otherwise the layout does not fit.
  * - Stripes go at the lowest free physical offset of their device (from 1 MiB); logical addresses
  *   are ours (back to back from 1 MiB: SYSTEM, METADATA, DATA), which dump-tree comparisons mask.
  */
@@ -189,28 +192,49 @@ export function planChunks(
     const system = (type & BG_SYSTEM) !== 0;
     const dup = profile.name === 'dup';
     let n = stripeCount(profile, devices.length, system, nodesize);
-    const stripeSize = stripeSizeFor(type, profile, total, n);
-    const need = dup ? 2 * stripeSize : stripeSize;
+    let stripeSize = stripeSizeFor(type, profile, total, n);
     let taken: PlanDevice[];
+    let shrunk = false;
     for (;;) {
+      const need = dup ? 2 * stripeSize : stripeSize;
       taken = [];
       let count = 0;
-      for (const dev of list) {
+      let largestSkipped = 0;
+      for (const dev of [...list]) {
         if (count >= n) break;
-        if (dev.size - used.get(dev.devid)! < need) continue;
+        // Free bytes: the first MiB is never allocated, and stripes go at the end of what is used.
+        const avail = dev.size - cursor.get(dev.devid)!;
+        if (avail < need) {
+          largestSkipped = Math.max(largestSkipped, avail);
+          continue;
+        }
         taken.push(dev);
         count += dup ? 2 : 1;
       }
       if (count >= n) break;
+      // The devices taken go back to the head of the list, last taken first.
+      for (const dev of taken) list.splice(list.indexOf(dev), 1);
+      list.unshift(...[...taken].reverse());
       const flexible = profile.stripes === 0;
       let fewer = count;
       if (profile.name === 'raid10') fewer -= fewer % 2;
-      if (!flexible || fewer < profile.minDevices || fewer < 1) {
+      if (flexible && fewer >= profile.minDevices && fewer >= 1) {
+        n = fewer;
+        continue;
+      }
+      // No device at all had room: once, the stripe shrinks to what the roomiest device has. (With
+      // one device of room too few, mkfs.btrfs gives up instead: RAID1 on 2048 + 150 MiB.)
+      const smaller = roundDown(largestSkipped / (dup ? 2 : 1), STRIPE_LEN);
+      if (count === 0 && !shrunk && smaller > 0) {
+        stripeSize = smaller;
+        shrunk = true;
+        continue;
+      }
+      {
         throw noRoom(
           `the devices have no room for a ${profile.name} ${system ? 'system' : type & BG_DATA ? (type & BG_METADATA ? 'mixed' : 'data') : 'metadata'} chunk of ${n} stripes of ${stripeSize} bytes (${count} of ${devices.length} devices have ${need} bytes free)`,
         );
       }
-      n = fewer;
     }
     const owners = dup ? [taken[0]!, taken[0]!] : taken.reverse();
     const stripes = owners.map((dev) => place(dev, stripeSize));

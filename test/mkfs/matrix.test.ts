@@ -1,9 +1,11 @@
 // The full cross product of the mkfs matrix, selected only by MKFS_MATRIX=1 (it takes tens of
 // minutes): `node scripts/mkfs-matrix.js`. Each combination of nodesize, csum, mixed, feature
-// set, label/uuid and size goes through runCase (check, dump-super, dump-tree against mkfs.btrfs).
-// MKFS_MATRIX_FILTER=substring narrows it.
+// set, label/uuid and size goes through runCase (check, dump-super, dump-tree against mkfs.btrfs);
+// then every metadata x data profile pair (and mixed profile) on 1 to 5 image files of equal and
+// of different sizes goes through runMultiCase: mkfs.btrfs and ours refuse together, or make the
+// same normalized dump-tree. MKFS_MATRIX_FILTER=substring narrows it.
 import { after, test } from 'node:test';
-import { type Case, GiB, MiB, runCase, scratchDir } from './cases';
+import { type Case, GiB, MiB, type MultiImageCase, runCase, runMultiCase, scratchDir } from './cases';
 import type { FeatureName, MkfsOptions } from '../../src/index';
 
 const enabled = process.env.MKFS_MATRIX === '1';
@@ -50,11 +52,30 @@ for (const nodesize of nodesizes)
             cases.push({ name, options, size: s.size, compare: fs.progs, check: fs.progs });
           }
 
+const PROFILE_NAMES = ['single', 'dup', 'raid0', 'raid1', 'raid1c3', 'raid1c4', 'raid10', 'raid5', 'raid6'] as const;
+const deviceSets: { name: string; sizes: number[] }[] = [];
+for (const count of [1, 2, 3, 4, 5]) deviceSets.push({ name: `${count}x512M`, sizes: Array(count).fill(512 * MiB) });
+deviceSets.push(
+  { name: '768M+320M+512M', sizes: [768 * MiB, 320 * MiB, 512 * MiB] },
+  { name: '2G+300M+300M+300M', sizes: [2 * GiB, 300 * MiB, 300 * MiB, 300 * MiB] },
+  { name: '300M+1G', sizes: [300 * MiB, GiB] },
+);
+const multi: MultiImageCase[] = [];
+for (const set of deviceSets) {
+  for (const m of PROFILE_NAMES) for (const d of PROFILE_NAMES) multi.push({ name: `${set.name} -m ${m} -d ${d}`, sizes: set.sizes, options: { metadataProfile: m, dataProfile: d } });
+  for (const p of PROFILE_NAMES) multi.push({ name: `${set.name} --mixed ${p}`, sizes: set.sizes, options: { mixed: true, metadataProfile: p, dataProfile: p } });
+  multi.push({ name: `${set.name} defaults`, sizes: set.sizes, options: {} });
+}
+
 const filter = process.env.MKFS_MATRIX_FILTER;
-if (!enabled) test(`full mkfs matrix (${cases.length} cases)`, { skip: 'set MKFS_MATRIX=1 (node scripts/mkfs-matrix.js)' }, () => {});
+if (!enabled) test(`full mkfs matrix (${cases.length} + ${multi.length} multi-device cases)`, { skip: 'set MKFS_MATRIX=1 (node scripts/mkfs-matrix.js)' }, () => {});
 else {
   for (const c of cases) {
     if (filter && !c.name.includes(filter)) continue;
     test(c.name, () => void runCase(c, dir!));
+  }
+  for (const c of multi) {
+    if (filter && !c.name.includes(filter)) continue;
+    test(c.name, (t) => t.diagnostic(runMultiCase(c, dir!)));
   }
 }

@@ -101,8 +101,14 @@ test('placement: mkfs.btrfs 6.2 physical layouts (§4.9)', () => {
     () => planChunks([dev(1, 2 * GiB), dev(2, 150 * MiB), dev(3, 150 * MiB)], { system: P.raid10!, metadata: P.raid10!, data: P.raid5! }, false, 16384),
     (e: any) => e instanceof RangeError && (e as any).code === 'ERR_OUT_OF_RANGE' && /no room for a raid5 data chunk/.test(e.message),
   );
+  // DUP metadata with no device able to hold two stripes of the planned size: the stripe shrinks to
+  // half the roomiest device's free bytes; the RAID5 data chunk that follows finds four devices of
+  // five, which go back to the list's head before the retry (stripe order 5, 3, 2, 1).
+  const dupThenRaid5 = planChunks([1, 2, 3, 4, 5].map((i) => dev(i, 512 * MiB)), { system: P.dup!, metadata: P.dup!, data: P.raid5! }, false, 16384);
+  assert.deepEqual(devids(dupThenRaid5), [[5, 5], [4, 4], [5, 3, 2, 1]]);
+  assert.equal(dupThenRaid5[1]!.stripeSize, 267911168);
   // Extents never overlap.
-  for (const chunks of [one, two, mixedSizes]) {
+  for (const chunks of [one, two, mixedSizes, dupThenRaid5]) {
     const extents = chunks.flatMap((c) => c.stripes.map((s) => [s.devid, s.offset, s.offset + c.stripeSize] as const));
     extents.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     for (let i = 1; i < extents.length; i++) if (extents[i]![0] === extents[i - 1]![0]) assert.ok(extents[i]![1] >= extents[i - 1]![2]);
