@@ -68,7 +68,7 @@ for (const set of deviceSets) {
 }
 
 const filter = process.env.MKFS_MATRIX_FILTER;
-if (!enabled) test(`full mkfs matrix (${cases.length} + ${multi.length} multi-device cases)`, { skip: 'set MKFS_MATRIX=1 (node scripts/mkfs-matrix.js)' }, () => {});
+// Without MKFS_MATRIX=1 this file defines no test at all (a skipped placeholder would prove nothing).
 else {
   for (const c of cases) {
     if (filter && !c.name.includes(filter)) continue;
