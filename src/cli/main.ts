@@ -398,9 +398,18 @@ const COMMANDS: Record<string, Command> = {
       if (v.b !== undefined) options.byteCount = parseSize(v.b as string) ?? undefined;
       if (v.O !== undefined) options.features = (v.O as string).split(',').filter(Boolean) as lib.MkfsOptions['features'];
       if (v.csum !== undefined) options.csum = v.csum as lib.MkfsOptions['csum'];
-      out.progress(`formatting ${devices.length} device(s)...`);
-      const result = await lib.mkfs(devices, options);
-      out.progressDone();
+      // The Promise form keeps the event loop free, so a ticking status line can run meanwhile.
+      const started = Date.now();
+      const tick = () => out.progress(`formatting ${devices.length} device(s)... ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      tick();
+      const timer = setInterval(tick, 100);
+      let result: lib.MkfsResult;
+      try {
+        result = await lib.mkfs(devices, options);
+      } finally {
+        clearInterval(timer);
+        out.progressDone();
+      }
       out.result(result, () =>
         [
           `Label:              ${result.label || '(null)'}`,

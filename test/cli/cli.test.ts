@@ -56,6 +56,31 @@ describe('btrfs-node CLI: usage (no root)', () => {
   });
 });
 
+describe('btrfs-node CLI: progress on a terminal only (no root: mkfs of an image file)', () => {
+  it('mkfs shows a status line on a TTY and nothing on stderr when piped', async () => {
+    const { main } = await import('../../src/cli/main');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { Writable } = await import('node:stream');
+    const dir = mkdtempSync(join(tmpdir(), 'btrfs-cli-'));
+    try {
+      for (const tty of [true, false]) {
+        let out = '';
+        let err = '';
+        const stdout = Object.assign(new Writable({ write: (c, _e, cb) => ((out += c), cb()) }), { isTTY: false });
+        const stderr = Object.assign(new Writable({ write: (c, _e, cb) => ((err += c), cb()) }), { isTTY: tty });
+        const code = await main(['mkfs', '--create', '-b', '256M', '-f', join(dir, `${tty}.img`)], { stdout, stderr });
+        assert.equal(code, 0, err);
+        assert.match(out, /UUID:/);
+        if (tty) assert.match(err, /formatting 1 device\(s\)\.\.\. \d+\.\d s/);
+        else assert.equal(err, '');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('btrfs-node CLI against a scratch filesystem (kernel)', { skip: needsRoot }, () => {
   let s: Scratch;
   let m: string;
