@@ -157,23 +157,48 @@ function execAsync(step: Step): Promise<unknown> {
   });
 }
 
+/**
+ * The driver loop every generator-of-steps in this package shares (op.ts here, mkfs/io.ts for file
+ * I/O): feed each step's result back in; an exception from `exec` (a bug or a missing addon, never
+ * an errno) is thrown into the generator so its `finally` blocks still release what it holds.
+ */
+export function driveSync<S, T>(op: Generator<S, T, unknown>, exec: (step: S) => unknown): T {
+  let next = op.next();
+  while (!next.done) {
+    let result: unknown;
+    try {
+      result = exec(next.value);
+    } catch (error) {
+      next = op.throw(error);
+      continue;
+    }
+    next = op.next(result);
+  }
+  return next.value;
+}
+
+/** The async form of {@link driveSync}: each step is awaited, off the event loop. */
+export async function driveAsync<S, T>(op: Generator<S, T, unknown>, exec: (step: S) => Promise<unknown>): Promise<T> {
+  let next = op.next();
+  while (!next.done) {
+    let result: unknown;
+    try {
+      result = await exec(next.value);
+    } catch (error) {
+      next = op.throw(error);
+      continue;
+    }
+    next = op.next(result);
+  }
+  return next.value;
+}
+
 /** Runs an operation to completion on the calling thread. */
 export function runSync<T>(op: Op<T>): T {
   const outer = lent;
   lent = [];
   try {
-    let next = op.next();
-    while (!next.done) {
-      let result: unknown;
-      try {
-        result = execSync(next.value);
-      } catch (error) {
-        next = op.throw(error); // lets the operation's `finally` release what it holds
-        continue;
-      }
-      next = op.next(result);
-    }
-    return next.value;
+    return driveSync(op, execSync);
   } finally {
     giveBack();
     lent = outer;
@@ -187,18 +212,7 @@ export function* buffer(size: number): Op<Buffer> {
 
 /** Runs an operation with every step off the event loop. */
 export async function runAsync<T>(op: Op<T>): Promise<T> {
-  let next = op.next();
-  while (!next.done) {
-    let result: unknown;
-    try {
-      result = await execAsync(next.value);
-    } catch (error) {
-      next = op.throw(error);
-      continue;
-    }
-    next = op.next(result);
-  }
-  return next.value;
+  return driveAsync(op, execAsync);
 }
 
 // ---- step helpers: yield one step, throw a classified BtrfsError on failure ----

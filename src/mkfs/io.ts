@@ -14,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../native';
+import { driveAsync, driveSync } from '../op';
 
 /** The stat fields mkfs uses. */
 export interface StatInfo {
@@ -198,32 +199,10 @@ async function execAsync(step: IoStep): Promise<unknown> {
 
 /** Runs an mkfs operation on the calling thread. */
 export function runSync<T>(op: IoOp<T>): T {
-  let next = op.next();
-  while (!next.done) {
-    let result: unknown;
-    try {
-      result = execSync(next.value);
-    } catch (error) {
-      next = op.throw(error); // a bug, not an errno: still run the operation's `finally`
-      continue;
-    }
-    next = op.next(result);
-  }
-  return next.value;
+  return driveSync(op, execSync);
 }
 
 /** Runs an mkfs operation with every step off the event loop. */
-export async function runAsync<T>(op: IoOp<T>): Promise<T> {
-  let next = op.next();
-  while (!next.done) {
-    let result: unknown;
-    try {
-      result = await execAsync(next.value);
-    } catch (error) {
-      next = op.throw(error);
-      continue;
-    }
-    next = op.next(result);
-  }
-  return next.value;
+export function runAsync<T>(op: IoOp<T>): Promise<T> {
+  return driveAsync(op, execAsync);
 }
