@@ -130,6 +130,13 @@ const levelOf = (qgroupid: bigint): number => Number(qgroupid >> SHIFT);
 const format = (qgroupid: bigint): string => `${qgroupid >> SHIFT}/${qgroupid & ID_MASK}`;
 
 /** A qgroup id as a JavaScript number; RangeError for levels of 32 and above (not exact). */
+/** A u64 qgroup id (little-endian) at `at` as a number; RangeError as qgroupNumber for level >= 32. */
+function qgroupIdAt(view: DataView, at: number): number {
+  const high = view.getUint32(at + 4, true);
+  if (high > 0x1fffff) return qgroupNumber(view.getBigUint64(at, true), 'qgroupid');
+  return high * 0x1_0000_0000 + view.getUint32(at, true);
+}
+
 function qgroupNumber(qgroupid: bigint, name: string, shown: unknown = format(qgroupid)): number {
   if (qgroupid > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw rangeError(name, 'a qgroup id of level < 32, to be exact as a number (use a bigint or a string)', shown);
@@ -941,25 +948,21 @@ function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
       min: quotaKey(BTRFS_QGROUP_INFO_KEY),
       max: { objectid: U64_MAX, type: BTRFS_QGROUP_RELATION_KEY, offset: U64_MAX },
     };
-    const items = yield* searchQuotaTree(fd, range, ctx, INFO_BUFFER, INFO_MAX_ITEMS);
     // The tree's key order does the sorting: info items by qgroup id, then limit items, then the
-    // relations by (a, b), so every list below is built ascending without a sort.
-    interface Group {
-      result: QgroupInfo;
-      info: Uint8Array | null;
-      limit: Uint8Array | null;
-    }
-    const byId = new Map<number, Group>();
-    const order: Group[] = [];
-    const group = (raw: bigint): Group => {
-      const id = qgroupNumber(raw, 'qgroupid');
-      let g = byId.get(id);
-      if (!g) {
-        const level = levelOf(raw);
-        const result: QgroupInfo = {
+    // relations by (a, b), so every list below is built ascending without a sort. Thousands of
+    // items: decoded straight from each page into the results, no object per item, no bigint.
+    const byId = new Map<number, QgroupInfo>();
+    const order: QgroupInfo[] = [];
+    const relations: number[] = []; // a, b pairs
+    const group = (view: DataView, at: number): QgroupInfo => {
+      const id = qgroupIdAt(view, at);
+      let r = byId.get(id);
+      if (!r) {
+        const level = view.getUint32(at + 4, true) >>> 16;
+        r = {
           qgroupid: id,
           level,
-          subvolumeId: level === 0 ? Number(raw & ID_MASK) : null,
+          subvolumeId: level === 0 ? id : null,
           generation: 0,
           rfer: 0,
           excl: 0,
@@ -973,48 +976,66 @@ function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
           parents: [],
           children: [],
         };
-        g = { result, info: null, limit: null };
-        byId.set(id, g);
-        order.push(g);
+        byId.set(id, r);
+        order.push(r);
       }
-      return g;
+      return r;
     };
-    const relations: SearchItem[] = [];
-    for (const item of items) {
-      if (item.type === BTRFS_QGROUP_INFO_KEY && item.objectid === 0n) group(item.offset).info = item.data;
-      else if (item.type === BTRFS_QGROUP_LIMIT_KEY && item.objectid === 0n) group(item.offset).limit = item.data;
-      else if (item.type === BTRFS_QGROUP_RELATION_KEY) relations.push(item);
+    const I = btrfs_qgroup_info_item.fields;
+    const L = btrfs_qgroup_limit_item.fields;
+    const search = new TreeSearch(fd, range, ctx, { bufferSize: INFO_BUFFER, maxItems: INFO_MAX_ITEMS, maxItemSize: ITEM_MARGIN });
+    try {
+      for (;;) {
+        const page = yield* search.rawPage();
+        if (!page) break;
+        const view = viewOf(page.buf);
+        let at = page.start;
+        for (let i = 0; i < page.count; i++) {
+          // struct btrfs_ioctl_search_header: transid, objectid, offset, type, len (host order = LE)
+          const objectidZero = view.getUint32(at + 8, true) === 0 && view.getUint32(at + 12, true) === 0;
+          const type = view.getUint32(at + 24, true);
+          const len = view.getUint32(at + 28, true);
+          const data = at + 32;
+          if (objectidZero && type === BTRFS_QGROUP_INFO_KEY) {
+            const r = group(view, at + 16);
+            if (len >= btrfs_qgroup_info_item.size) {
+              r.generation = le64Number(view, data + I.generation.offset, 'generation');
+              r.rfer = le64Number(view, data + I.rfer.offset, 'rfer');
+              r.excl = le64Number(view, data + I.excl.offset, 'excl');
+              r.rferCmpr = le64Number(view, data + I.rfer_cmpr.offset, 'rferCmpr');
+              r.exclCmpr = le64Number(view, data + I.excl_cmpr.offset, 'exclCmpr');
+            }
+          } else if (objectidZero && type === BTRFS_QGROUP_LIMIT_KEY) {
+            const r = group(view, at + 16);
+            if (len >= btrfs_qgroup_limit_item.size) {
+              const flags = le64Number(view, data + L.flags.offset, 'limitFlags');
+              const limit = (bit: bigint, field: { offset: number }, name: string) => (flags & Number(bit) ? le64Number(view, data + field.offset, name) : null);
+              r.limitFlags = flags;
+              r.maxRfer = limit(BTRFS_QGROUP_LIMIT_MAX_RFER, L.max_rfer, 'maxRfer');
+              r.maxExcl = limit(BTRFS_QGROUP_LIMIT_MAX_EXCL, L.max_excl, 'maxExcl');
+              r.rsvRfer = limit(BTRFS_QGROUP_LIMIT_RSV_RFER, L.rsv_rfer, 'rsvRfer');
+              r.rsvExcl = limit(BTRFS_QGROUP_LIMIT_RSV_EXCL, L.rsv_excl, 'rsvExcl');
+            }
+          } else if (type === BTRFS_QGROUP_RELATION_KEY) {
+            relations.push(qgroupIdAt(view, at + 8), qgroupIdAt(view, at + 16));
+          }
+          at = data + len;
+        }
+        if (search.done) break;
+      }
+    } catch (error) {
+      throw explain(error);
     }
-    for (const { objectid, offset } of relations) {
+    for (let i = 0; i < relations.length; i += 2) {
       // Each relation is stored twice, (child, parent) and (parent, child); the parent has the higher level.
-      const a = byId.get(qgroupNumber(objectid, 'qgroupid'));
-      const b = byId.get(qgroupNumber(offset, 'qgroupid'));
-      if (!a || !b || a.result.level === b.result.level) continue;
-      if (a.result.level < b.result.level) a.result.parents.push(b.result.qgroupid);
-      else a.result.children.push(b.result.qgroupid);
-    }
-    for (const g of order) {
-      const r = g.result;
-      const info = g.info && g.info.length >= btrfs_qgroup_info_item.size ? viewOf(g.info) : null;
-      const INFO_FIELDS = btrfs_qgroup_info_item.fields;
-      const num = (view: DataView | null, field: { offset: number }, name: string) => (view ? le64Number(view, field.offset, name) : 0);
-      r.generation = num(info, INFO_FIELDS.generation, 'generation');
-      r.rfer = num(info, INFO_FIELDS.rfer, 'rfer');
-      r.excl = num(info, INFO_FIELDS.excl, 'excl');
-      r.rferCmpr = num(info, INFO_FIELDS.rfer_cmpr, 'rferCmpr');
-      r.exclCmpr = num(info, INFO_FIELDS.excl_cmpr, 'exclCmpr');
-      const lim = g.limit && g.limit.length >= btrfs_qgroup_limit_item.size ? viewOf(g.limit) : null;
-      const LIMIT_FIELDS = btrfs_qgroup_limit_item.fields;
-      const flags = num(lim, LIMIT_FIELDS.flags, 'limitFlags');
-      const limit = (bit: bigint, field: { offset: number }, name: string) => (flags & Number(bit) ? num(lim, field, name) : null);
-      r.maxRfer = limit(BTRFS_QGROUP_LIMIT_MAX_RFER, LIMIT_FIELDS.max_rfer, 'maxRfer');
-      r.maxExcl = limit(BTRFS_QGROUP_LIMIT_MAX_EXCL, LIMIT_FIELDS.max_excl, 'maxExcl');
-      r.rsvRfer = limit(BTRFS_QGROUP_LIMIT_RSV_RFER, LIMIT_FIELDS.rsv_rfer, 'rsvRfer');
-      r.rsvExcl = limit(BTRFS_QGROUP_LIMIT_RSV_EXCL, LIMIT_FIELDS.rsv_excl, 'rsvExcl');
-      r.limitFlags = flags;
+      const a = byId.get(relations[i]!);
+      const b = byId.get(relations[i + 1]!);
+      if (!a || !b || a.level === b.level) continue;
+      if (a.level < b.level) a.parents.push(b.qgroupid);
+      else a.children.push(b.qgroupid);
     }
     // Key order put the info items first: `order` is ascending, as the result promises.
-    return order.map((g) => g.result);
+    return order;
   });
 }
 

@@ -9,14 +9,16 @@
  * @internal
  * @module
  */
+import { endianness } from 'node:os';
 import type { StepContext } from './errors';
 import { legacyIoctls } from './features';
 import { BTRFS_SEARCH_ARGS_BUFSIZE } from './kernel/constants';
-import { U64_MAX } from './kernel/struct';
+import { U64_MAX, viewOf } from './kernel/struct';
 import {
   BTRFS_IOC_TREE_SEARCH,
   BTRFS_IOC_TREE_SEARCH_V2,
   btrfs_ioctl_search_args_v2,
+  btrfs_ioctl_search_header,
   btrfs_ioctl_search_key,
   SEARCH_ARGS_BUF_OFFSET,
   SEARCH_ARGS_V2_BUF_OFFSET,
@@ -57,6 +59,16 @@ function compare(a: Key, b: Key): number {
   if (a.offset !== b.offset) return a.offset < b.offset ? -1 : 1;
   return 0;
 }
+
+/** A page of results as the kernel wrote them: `count` packed (header, payload) pairs from `start`. */
+export interface RawPage {
+  buf: Buffer;
+  start: number;
+  count: number;
+}
+
+const HEADER = btrfs_ioctl_search_header.fields;
+const HOST_LE = endianness() === 'LE';
 
 /** How a {@link TreeSearch} sizes and reuses its result buffer. */
 export interface TreeSearchOptions {
@@ -109,7 +121,16 @@ export class TreeSearch {
 
   /** The next page of items (maybe of other types than asked: filter), or `[]` at the end. */
   *page(): Op<SearchItem[]> {
-    if (this.next === null || compare(this.next, this.range.max) > 0) return [];
+    const raw = yield* this.rawPage();
+    return raw ? [...searchItems(raw.buf, raw.start, raw.count)] : [];
+  }
+
+  /**
+   * The next page as the kernel wrote it, for callers that decode thousands of items and want no
+   * object per item (qgroupInfo); null at the end. Valid until the next call.
+   */
+  *rawPage(): Op<RawPage | null> {
+    if (this.next === null || compare(this.next, this.range.max) > 0) return null;
     const key = {
       tree_id: this.range.treeId,
       min_objectid: this.next.objectid,
@@ -135,7 +156,7 @@ export class TreeSearch {
       if (result === ENOTTY) {
         // Kernels before 3.16 lack V2; a non-btrfs fd fails again below and is classified there.
         this.useV1 = true;
-        return yield* this.page();
+        return yield* this.rawPage();
       }
       start = SEARCH_ARGS_V2_BUF_OFFSET;
       capacity = this.bufferSize;
@@ -149,16 +170,23 @@ export class TreeSearch {
     const count = btrfs_ioctl_search_key.get(buf, 'nr_items');
     if (count === 0) {
       this.next = null;
-      return [];
+      return null;
     }
-    const items = [...searchItems(buf, start, count)];
-    const last = items[items.length - 1]!;
-    this.next = successor({ objectid: last.objectid, type: last.type, offset: last.offset });
+    // Find the last header: the next page starts just after its key.
+    const view = viewOf(buf);
+    let at = start;
+    for (let i = 1; i < count; i++) at += SEARCH_HEADER_SIZE + view.getUint32(at + HEADER.len.offset, HOST_LE);
+    const used = at + SEARCH_HEADER_SIZE + view.getUint32(at + HEADER.len.offset, HOST_LE) - start;
+    if (used > capacity) throw new RangeError('search result overruns its buffer');
+    this.next = successor({
+      objectid: view.getBigUint64(at + HEADER.objectid.offset, HOST_LE),
+      type: view.getUint32(at + HEADER.type.offset, HOST_LE),
+      offset: view.getBigUint64(at + HEADER.offset.offset, HOST_LE),
+    });
     if (this.options.maxItemSize !== undefined && count < this.maxItems) {
-      const used = last.data.byteOffset + last.data.length - (buf.byteOffset + start);
       if (capacity - used >= SEARCH_HEADER_SIZE + this.options.maxItemSize) this.next = null; // room left: nothing more
     }
-    return items;
+    return { buf, start, count };
   }
 }
 
