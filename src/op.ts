@@ -229,11 +229,6 @@ export function* close(fd: number): Op<void> {
   yield { op: 'close', fd };
 }
 
-/** The statfs f_type of what `fd` refers to, or `-errno`. */
-export function* fsTypeOfFd(fd: number): Op<number> {
-  return yield { op: 'statfs', path: `/proc/self/fd/${fd}` };
-}
-
 /** Options for {@link ioctl}. */
 export interface IoctlOptions {
   /** The request's name, for messages (`'BTRFS_IOC_SNAP_CREATE_V2'`). */
