@@ -75,26 +75,47 @@ const INFO = btrfs_ioctl_get_subvol_info_args.fields;
 export function decodeSubvolInfo(args: Buffer): SubvolumeInfo {
   const view = viewOf(args);
   const n = (field: { offset: number }, name: string) => u64Number(view, field.offset, `subvolume ${name}`);
-  const flags = n(INFO.flags, 'flags');
+  return infoFrom(args, view, INFO, u64Number, { id: n(INFO.treeid, 'id'), parentId: n(INFO.parent_id, 'parentId'), dirId: n(INFO.dirid, 'dirId') });
+}
+
+/** The fields GET_SUBVOL_INFO's reply and a ROOT_ITEM share, by the same names. */
+type InfoFields = Record<
+  'flags' | 'uuid' | 'parent_uuid' | 'received_uuid' | 'generation' | 'ctransid' | 'otransid' | 'stransid' | 'rtransid' | 'ctime' | 'otime' | 'stime' | 'rtime',
+  { offset: number }
+>;
+
+/**
+ * One decoder for both sources of a SubvolumeInfo: the ioctl reply (host order) and the on-disk
+ * root item (little-endian); only the offsets and the u64 reader differ. A timespec is u64 seconds
+ * then u32 nanoseconds in both.
+ */
+function infoFrom(
+  bytes: Buffer,
+  view: DataView,
+  f: InfoFields,
+  read64: (view: DataView, at: number, what: string) => number,
+  where: { id: number; parentId: number; dirId: number },
+): SubvolumeInfo {
+  const n = (field: { offset: number }, name: string) => read64(view, field.offset, `subvolume ${name}`);
   const time = (field: { offset: number }) => new Date(n(field, 'time') * 1000 + Math.floor(view.getUint32(field.offset + 8, true) / 1e6));
+  const uuid = (field: { offset: number }) => formatUuid(bytes.subarray(field.offset, field.offset + 16));
+  const flags = n(f.flags, 'flags');
   return {
-    id: n(INFO.treeid, 'id'),
-    parentId: n(INFO.parent_id, 'parentId'),
-    dirId: n(INFO.dirid, 'dirId'),
+    ...where,
     flags,
     readOnly: (flags & Number(BTRFS_ROOT_SUBVOL_RDONLY)) !== 0,
-    uuid: formatUuid(args.subarray(INFO.uuid.offset, INFO.uuid.offset + 16)),
-    parentUuid: formatUuid(args.subarray(INFO.parent_uuid.offset, INFO.parent_uuid.offset + 16)),
-    receivedUuid: formatUuid(args.subarray(INFO.received_uuid.offset, INFO.received_uuid.offset + 16)),
-    generation: n(INFO.generation, 'generation'),
-    ctransid: n(INFO.ctransid, 'ctransid'),
-    otransid: n(INFO.otransid, 'otransid'),
-    stransid: n(INFO.stransid, 'stransid'),
-    rtransid: n(INFO.rtransid, 'rtransid'),
-    ctime: time(INFO.ctime),
-    otime: time(INFO.otime),
-    stime: time(INFO.stime),
-    rtime: time(INFO.rtime),
+    uuid: uuid(f.uuid),
+    parentUuid: uuid(f.parent_uuid),
+    receivedUuid: uuid(f.received_uuid),
+    generation: n(f.generation, 'generation'),
+    ctransid: n(f.ctransid, 'ctransid'),
+    otransid: n(f.otransid, 'otransid'),
+    stransid: n(f.stransid, 'stransid'),
+    rtransid: n(f.rtransid, 'rtransid'),
+    ctime: time(f.ctime),
+    otime: time(f.otime),
+    stime: time(f.stime),
+    rtime: time(f.rtime),
   };
 }
 
@@ -172,29 +193,11 @@ const ROOT = btrfs_root_item.fields;
 /** A ROOT_ITEM payload straight into a SubvolumeInfo (little-endian, no bigint). @internal */
 export function rootItemInfo(data: Buffer, id: bigint, parentId: bigint, dirId: bigint): SubvolumeInfo {
   if (data.length < btrfs_root_item.size) throw new RangeError(`a ${data.length}-byte root item is older than this library reads`);
-  const view = viewOf(data);
-  const n = (field: { offset: number }, name: string) => le64Number(view, field.offset, `subvolume ${name}`);
-  const time = (field: { offset: number }) => new Date(n(field, 'time') * 1000 + Math.floor(view.getUint32(field.offset + 8, true) / 1e6));
-  const flags = n(ROOT.flags, 'flags');
-  return {
+  return infoFrom(data, viewOf(data), ROOT, le64Number, {
     id: toSafeNumber(id, 'subvolume id'),
     parentId: toSafeNumber(parentId, 'subvolume parentId'),
     dirId: toSafeNumber(dirId, 'subvolume dirId'),
-    flags,
-    readOnly: (flags & Number(BTRFS_ROOT_SUBVOL_RDONLY)) !== 0,
-    uuid: formatUuid(data.subarray(ROOT.uuid.offset, ROOT.uuid.offset + 16)),
-    parentUuid: formatUuid(data.subarray(ROOT.parent_uuid.offset, ROOT.parent_uuid.offset + 16)),
-    receivedUuid: formatUuid(data.subarray(ROOT.received_uuid.offset, ROOT.received_uuid.offset + 16)),
-    generation: n(ROOT.generation, 'generation'),
-    ctransid: n(ROOT.ctransid, 'ctransid'),
-    otransid: n(ROOT.otransid, 'otransid'),
-    stransid: n(ROOT.stransid, 'stransid'),
-    rtransid: n(ROOT.rtransid, 'rtransid'),
-    ctime: time(ROOT.ctime),
-    otime: time(ROOT.otime),
-    stime: time(ROOT.stime),
-    rtime: time(ROOT.rtime),
-  };
+  });
 }
 
 /** Path of subvolume `id` from the top level of the filesystem ("" for the top level). Needs root. */
