@@ -74,8 +74,10 @@ const INFO = btrfs_ioctl_get_subvol_info_args.fields;
 /** Reads a filled btrfs_ioctl_get_subvol_info_args straight into a SubvolumeInfo (the hot path: no bigint). */
 export function decodeSubvolInfo(args: Buffer): SubvolumeInfo {
   const view = viewOf(args);
-  const n = (field: { offset: number }, name: string) => u64Number(view, field.offset, `subvolume ${name}`);
-  return infoFrom(args, view, INFO, u64Number, { id: n(INFO.treeid, 'id'), parentId: n(INFO.parent_id, 'parentId'), dirId: n(INFO.dirid, 'dirId') });
+  const id = u64Number(view, INFO.treeid.offset, 'subvolume id');
+  const parentId = u64Number(view, INFO.parent_id.offset, 'subvolume parentId');
+  const dirId = u64Number(view, INFO.dirid.offset, 'subvolume dirId');
+  return infoFrom(args, view, INFO, u64Number, id, parentId, dirId);
 }
 
 /** The fields GET_SUBVOL_INFO's reply and a ROOT_ITEM share, by the same names. */
@@ -84,40 +86,43 @@ type InfoFields = Record<
   { offset: number }
 >;
 
+/** A timespec (u64 seconds, then u32 nanoseconds, in both sources) as a Date. */
+function timeAt(view: DataView, at: number, read64: U64Reader): Date {
+  return new Date(read64(view, at, 'subvolume time') * 1000 + Math.floor(view.getUint32(at + 8, true) / 1e6));
+}
+
+type U64Reader = (view: DataView, at: number, what: string) => number;
+
 /**
  * One decoder for both sources of a SubvolumeInfo: the ioctl reply (host order) and the on-disk
- * root item (little-endian); only the offsets and the u64 reader differ. A timespec is u64 seconds
- * then u32 nanoseconds in both.
+ * root item (little-endian); only the offsets and the u64 reader differ. Written flat, one object
+ * literal with constant messages: closures, a spread or per-field template strings here made each
+ * decode cost ~25 µs (measured, bench scenario 1), an order of magnitude over the ioctl.
  */
-function infoFrom(
-  bytes: Buffer,
-  view: DataView,
-  f: InfoFields,
-  read64: (view: DataView, at: number, what: string) => number,
-  where: { id: number; parentId: number; dirId: number },
-): SubvolumeInfo {
-  const n = (field: { offset: number }, name: string) => read64(view, field.offset, `subvolume ${name}`);
-  const time = (field: { offset: number }) => new Date(n(field, 'time') * 1000 + Math.floor(view.getUint32(field.offset + 8, true) / 1e6));
-  const uuid = (field: { offset: number }) => formatUuid(bytes.subarray(field.offset, field.offset + 16));
-  const flags = n(f.flags, 'flags');
+function infoFrom(bytes: Buffer, view: DataView, f: InfoFields, read64: U64Reader, id: number, parentId: number, dirId: number): SubvolumeInfo {
+  const flags = read64(view, f.flags.offset, 'subvolume flags');
   return {
-    ...where,
+    id,
+    parentId,
+    dirId,
     flags,
-    readOnly: (flags & Number(BTRFS_ROOT_SUBVOL_RDONLY)) !== 0,
-    uuid: uuid(f.uuid),
-    parentUuid: uuid(f.parent_uuid),
-    receivedUuid: uuid(f.received_uuid),
-    generation: n(f.generation, 'generation'),
-    ctransid: n(f.ctransid, 'ctransid'),
-    otransid: n(f.otransid, 'otransid'),
-    stransid: n(f.stransid, 'stransid'),
-    rtransid: n(f.rtransid, 'rtransid'),
-    ctime: time(f.ctime),
-    otime: time(f.otime),
-    stime: time(f.stime),
-    rtime: time(f.rtime),
+    readOnly: (flags & ROOT_SUBVOL_RDONLY) !== 0,
+    uuid: formatUuid(bytes.subarray(f.uuid.offset, f.uuid.offset + 16)),
+    parentUuid: formatUuid(bytes.subarray(f.parent_uuid.offset, f.parent_uuid.offset + 16)),
+    receivedUuid: formatUuid(bytes.subarray(f.received_uuid.offset, f.received_uuid.offset + 16)),
+    generation: read64(view, f.generation.offset, 'subvolume generation'),
+    ctransid: read64(view, f.ctransid.offset, 'subvolume ctransid'),
+    otransid: read64(view, f.otransid.offset, 'subvolume otransid'),
+    stransid: read64(view, f.stransid.offset, 'subvolume stransid'),
+    rtransid: read64(view, f.rtransid.offset, 'subvolume rtransid'),
+    ctime: timeAt(view, f.ctime.offset, read64),
+    otime: timeAt(view, f.otime.offset, read64),
+    stime: timeAt(view, f.stime.offset, read64),
+    rtime: timeAt(view, f.rtime.offset, read64),
   };
 }
+
+const ROOT_SUBVOL_RDONLY = Number(BTRFS_ROOT_SUBVOL_RDONLY);
 
 /** The id of the subvolume containing what `fd` refers to (INO_LOOKUP of inode 256, unprivileged). */
 export function* lookupSubvolumeId(fd: number, ctx: StepContext): Op<bigint> {
@@ -193,11 +198,8 @@ const ROOT = btrfs_root_item.fields;
 /** A ROOT_ITEM payload straight into a SubvolumeInfo (little-endian, no bigint). @internal */
 export function rootItemInfo(data: Buffer, id: bigint, parentId: bigint, dirId: bigint): SubvolumeInfo {
   if (data.length < btrfs_root_item.size) throw new RangeError(`a ${data.length}-byte root item is older than this library reads`);
-  return infoFrom(data, viewOf(data), ROOT, le64Number, {
-    id: toSafeNumber(id, 'subvolume id'),
-    parentId: toSafeNumber(parentId, 'subvolume parentId'),
-    dirId: toSafeNumber(dirId, 'subvolume dirId'),
-  });
+  const view = viewOf(data);
+  return infoFrom(data, view, ROOT, le64Number, toSafeNumber(id, 'subvolume id'), toSafeNumber(parentId, 'subvolume parentId'), toSafeNumber(dirId, 'subvolume dirId'));
 }
 
 /** Path of subvolume `id` from the top level of the filesystem ("" for the top level). Needs root. */

@@ -282,9 +282,16 @@ export function formatUuid(raw: Uint8Array): string | null {
   let any = 0;
   for (let i = 0; i < 16; i++) any |= raw[i]!;
   if (any === 0) return null;
-  const hex = Buffer.from(raw.buffer, raw.byteOffset, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // A byte-to-hex table and plain concatenation: no intermediate Buffer or slices (hot in listings).
+  let text = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) text += '-';
+    text += HEX[raw[i]!];
+  }
+  return text;
 }
+
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
 /** A kernel timespec as a Date (millisecond precision, as Date allows). */
 export function toDate(ts: Timespec): Date {
