@@ -25,7 +25,7 @@ export type Step =
   | { op: 'stat'; path: string }
   | { op: 'fstat'; fd: number }
   | { op: 'rmdir'; path: string }
-  | { op: 'buffer'; size: number }
+  | { op: 'buffer'; size: number; zeroed: boolean }
   | { op: 'readdir'; path: string }
   | { op: 'readFile'; path: string }
   | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
@@ -68,17 +68,17 @@ function statResult(s: fs.Stats): StatResult {
 const spare = new Map<number, Buffer[]>();
 let lent: Buffer[] = [];
 
-function borrow(size: number): Buffer {
+function borrow(size: number, zeroed: boolean): Buffer {
   const buf = spare.get(size)?.pop();
   lent.push(buf ?? Buffer.alloc(size));
-  return buf ? buf.fill(0) : lent[lent.length - 1]!;
+  return buf ? (zeroed ? buf.fill(0) : buf) : lent[lent.length - 1]!;
 }
 
 function giveBack(): void {
   for (const buf of lent) {
     let list = spare.get(buf.length);
     if (!list) spare.set(buf.length, (list = []));
-    if (list.length < 8) list.push(buf);
+    if (list.length < (buf.length > 65536 ? 1 : 8)) list.push(buf); // bounded: at most one big search buffer kept
   }
   lent = [];
 }
@@ -87,7 +87,7 @@ function execSync(step: Step): unknown {
   try {
     switch (step.op) {
       case 'buffer':
-        return borrow(step.size);
+        return borrow(step.size, step.zeroed);
       case 'open':
         return fs.openSync(step.path, step.flags);
       case 'close':
@@ -128,7 +128,9 @@ function execAsync(step: Step): Promise<unknown> {
   return new Promise((resolve) => {
     switch (step.op) {
       case 'buffer':
-        return resolve(Buffer.alloc(step.size)); // async runs interleave: never shared
+        // Async runs interleave: never shared. Unzeroed memory only where the caller reads back no
+        // more than the kernel reports having written.
+        return resolve(step.zeroed ? Buffer.alloc(step.size) : Buffer.allocUnsafeSlow(step.size));
       case 'open':
         return fs.open(step.path, step.flags, callback(resolve));
       case 'close':
@@ -205,9 +207,13 @@ export function runSync<T>(op: Op<T>): T {
   }
 }
 
-/** A zeroed buffer of `size` bytes for an ioctl argument, valid until the operation returns. */
-export function* buffer(size: number): Op<Buffer> {
-  return yield { op: 'buffer', size };
+/**
+ * A buffer of `size` bytes for an ioctl argument, valid until the operation returns: zeroed, unless
+ * `zeroed` is false, for large output buffers of which the caller reads only what the kernel says
+ * it wrote (a tree search's result area: zeroing 256 KiB costs more than the search).
+ */
+export function* buffer(size: number, zeroed = true): Op<Buffer> {
+  return yield { op: 'buffer', size, zeroed };
 }
 
 /** Runs an operation with every step off the event loop. */
