@@ -77,6 +77,8 @@ struct call {
   /* ioctlAt's path (in `target`), mount / umount2: strings owned by the call (NULL allowed where
    * the syscall allows it) */
   char *source, *target, *fstype, *data;
+  /* `target` lives here when it fits (most paths): no malloc on the per-call path */
+  char target_inline[256];
   unsigned long flags;
   /* result: >= 0, or -errno */
   int64_t result;
@@ -135,7 +137,7 @@ static void free_call_fields(napi_env env, struct call *c) {
   if (env != NULL)
     for (int i = 0; i < c->nrefs; i++) napi_delete_reference(env, c->refs[i]);
   free(c->source);
-  free(c->target);
+  if (c->target != c->target_inline) free(c->target);
   free(c->fstype);
   free(c->data);
 }
@@ -183,26 +185,25 @@ static int get_bytes(napi_env env, napi_value value, void **data, size_t *len, i
   return 1;
 }
 
+/* The value's own conversion reports a wrong type (napi_number_expected): no separate typeof. */
 static int get_int32(napi_env env, napi_value value, const char *what, int32_t *out) {
-  napi_valuetype type;
-  CHECK(env, napi_typeof(env, value, &type));
-  if (type != napi_number) {
+  napi_status status = napi_get_value_int32(env, value, out);
+  if (status == napi_number_expected) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
     return 0;
   }
-  CHECK(env, napi_get_value_int32(env, value, out));
+  CHECK(env, status);
   return 1;
 }
 
 static int get_uint32(napi_env env, napi_value value, const char *what, uint32_t *out) {
-  napi_valuetype type;
   double number;
-  CHECK(env, napi_typeof(env, value, &type));
-  if (type != napi_number) {
+  napi_status status = napi_get_value_double(env, value, &number);
+  if (status == napi_number_expected) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
     return 0;
   }
-  CHECK(env, napi_get_value_double(env, value, &number));
+  CHECK(env, status);
   if (!(number >= 0 && number <= 4294967295.0) || number != (double)(uint32_t)number) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
     return 0;
@@ -211,29 +212,44 @@ static int get_uint32(napi_env env, napi_value value, const char *what, uint32_t
   return 1;
 }
 
-/* NULL/undefined gives NULL; a string is copied; anything else is a TypeError. */
-static int get_optional_string(napi_env env, napi_value value, const char *what, char **out) {
-  napi_valuetype type;
+/*
+ * NULL/undefined gives NULL; a string is copied (into `inline_buf` when given and the string fits,
+ * else into malloc'd memory); anything else is a TypeError.
+ */
+static int get_optional_string_into(napi_env env, napi_value value, const char *what, char **out, char *inline_buf, size_t inline_size) {
   size_t len;
   *out = NULL;
-  CHECK(env, napi_typeof(env, value, &type));
-  if (type == napi_null || type == napi_undefined) return 1;
-  if (type != napi_string) {
+  napi_status status = inline_buf != NULL ? napi_get_value_string_utf8(env, value, inline_buf, inline_size, &len)
+                                          : napi_get_value_string_utf8(env, value, NULL, 0, &len);
+  if (status == napi_string_expected) {
+    napi_valuetype type;
+    CHECK(env, napi_typeof(env, value, &type));
+    if (type == napi_null || type == napi_undefined) return 1;
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
     return 0;
   }
-  CHECK(env, napi_get_value_string_utf8(env, value, NULL, 0, &len));
-  *out = malloc(len + 1);
-  if (*out == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return 0;
+  CHECK(env, status);
+  if (inline_buf != NULL && len + 4 < inline_size) {
+    /* It fitted: a cut string leaves less than one UTF-8 character (4 bytes) of the buffer unused. */
+    *out = inline_buf;
+  } else {
+    if (inline_buf != NULL) CHECK(env, napi_get_value_string_utf8(env, value, NULL, 0, &len));
+    *out = malloc(len + 1);
+    if (*out == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return 0;
+    }
+    CHECK(env, napi_get_value_string_utf8(env, value, *out, len + 1, &len));
   }
-  CHECK(env, napi_get_value_string_utf8(env, value, *out, len + 1, &len));
   if (strlen(*out) != len) { /* an embedded NUL would silently shorten the path */
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", what);
     return 0;
   }
   return 1;
+}
+
+static int get_optional_string(napi_env env, napi_value value, const char *what, char **out) {
+  return get_optional_string_into(env, value, what, out, NULL, 0);
 }
 
 static int keep(napi_env env, struct call *c, napi_value value) {
@@ -263,7 +279,7 @@ static int parse_ioctl_at(napi_env env, napi_value *argv, size_t argc, struct ca
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "ioctlAt(path, openFlags, request, arg?, patches?)");
     return 0;
   }
-  if (!get_optional_string(env, argv[0], "path must be a string", &c->target)) return 0;
+  if (!get_optional_string_into(env, argv[0], "path must be a string", &c->target, c->target_inline, sizeof c->target_inline)) return 0;
   if (c->target == NULL) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "path must be a string");
     return 0;
