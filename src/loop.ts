@@ -22,7 +22,8 @@ import {
   loop_config,
   loop_info64,
 } from './kernel/loop';
-import { close, ioctl, type Op, open, type ReaddirResult, type ReadFileResult, runAsync, runSync } from './op';
+import { OPEN_FAILED_BASE } from './native';
+import { close, ioctl, ioctlAt, type IoctlOptions, type Op, open, type ReaddirResult, type ReadFileResult, runAsync, runSync } from './op';
 import { checkBoolean, checkOptions, checkPath, type PathLike } from './validate';
 
 const { O_RDONLY, O_RDWR } = fs.constants;
@@ -32,6 +33,8 @@ const ENOTTY = -25;
 const ENOENT = -2;
 /** How often to ask for another free device when other processes keep taking the one we were given. */
 const ATTACH_ATTEMPTS = 64;
+const LOOP_CONTROL = '/dev/loop-control';
+const GET_FREE: IoctlOptions = { onBtrfs: false, name: 'LOOP_CTL_GET_FREE' };
 
 /** Options for {@link attachLoopDevice}. */
 export interface AttachLoopOptions {
@@ -100,16 +103,21 @@ export class LoopDevice {
     if (fd !== null) fs.closeSync(fd);
   }
 
-  /** Detaches the device (and closes the held descriptor). */
+  /**
+   * Detaches the device. A held descriptor (autoclear) carries the LOOP_CLR_FD and is closed after
+   * it: closing it first would let the kernel release the device, and the clear fail with ENXIO.
+   */
   async detach(): Promise<void> {
-    await this.close();
-    await detachLoopDevice(this.path);
+    const fd = this.fd;
+    this.fd = null;
+    return runAsync(detachOp(this.path, fd));
   }
 
   /** Synchronous form of {@link detach}. */
   detachSync(): void {
-    this.closeSync();
-    detachLoopDeviceSync(this.path);
+    const fd = this.fd;
+    this.fd = null;
+    runSync(detachOp(this.path, fd));
   }
 
   /** Same as {@link close}, for `await using`. */
@@ -170,21 +178,27 @@ function label(path: string): string {
   return name;
 }
 
-/** Binds `lfd` to `backing`; returns 0, or EBUSY when someone else took the device first. */
-function* bind(lfd: number, backing: number, plan: AttachPlan, ctx: StepContext): Op<number> {
-  const info = { lo_offset: plan.offset, lo_sizelimit: plan.sizeLimit, lo_file_name: label(plan.file) };
-  if (!legacyIoctls()) {
-    const config = loop_config.encode({ fd: backing });
-    loop_info64.write(config, { ...info, lo_flags: plan.flags }, loop_config.fields.info.offset);
-    const result = yield* ioctl(lfd, LOOP_CONFIGURE, config, ctx, { onBtrfs: false, name: 'LOOP_CONFIGURE', allow: [EBUSY, EINVAL, ENOTTY] });
-    if (result === 0 || result === EBUSY) return result;
-    // Before 5.8 the loop driver answers EINVAL to the unknown LOOP_CONFIGURE; real EINVALs
-    // (a bad offset, say) come back from the older ioctls below too.
-  }
+/** The LOOP_CONFIGURE argument for `backing`: one buffer per attach, reused by every attempt. */
+function configFor(backing: number, plan: AttachPlan): Buffer {
+  const config = loop_config.encode({ fd: backing });
+  loop_info64.write(config, { lo_offset: plan.offset, lo_sizelimit: plan.sizeLimit, lo_flags: plan.flags, lo_file_name: label(plan.file) }, loop_config.fields.info.offset);
+  return config;
+}
+
+/**
+ * Binds the open device `lfd` to `backing` with LOOP_SET_FD + LOOP_SET_STATUS64 (kernels before
+ * 5.8, or forced); returns 0, or EBUSY when someone else took the device first.
+ */
+function* bindLegacy(lfd: number, backing: number, plan: AttachPlan, ctx: StepContext): Op<number> {
   const set = yield* ioctl(lfd, LOOP_SET_FD, backing, ctx, { onBtrfs: false, name: 'LOOP_SET_FD', allow: [EBUSY] });
   if (set === EBUSY) return EBUSY;
   try {
-    const status = loop_info64.encode({ ...info, lo_flags: plan.flags & ~LO_FLAGS_DIRECT_IO });
+    const status = loop_info64.encode({
+      lo_offset: plan.offset,
+      lo_sizelimit: plan.sizeLimit,
+      lo_flags: plan.flags & ~LO_FLAGS_DIRECT_IO,
+      lo_file_name: label(plan.file),
+    });
     yield* ioctl(lfd, LOOP_SET_STATUS64, status, ctx, { name: 'LOOP_SET_STATUS64' });
     if (plan.directIo) yield* ioctl(lfd, LOOP_SET_DIRECT_IO, 1, ctx, { onBtrfs: false, name: 'LOOP_SET_DIRECT_IO' });
   } catch (error) {
@@ -195,39 +209,59 @@ function* bind(lfd: number, backing: number, plan: AttachPlan, ctx: StepContext)
   return 0;
 }
 
+/**
+ * One try at binding device `path` to `backing`. Returns a number >= 0 once bound (for autoclear,
+ * the device's descriptor, kept open), or EBUSY (another process bound it first) or ENOENT (the node
+ * of a device just created is not there yet): then another free device will do.
+ */
+function* bindDevice(path: string, backing: number, config: Buffer | null, plan: AttachPlan, ctx: StepContext): Op<number> {
+  if (config !== null && !plan.autoclear) {
+    // No descriptor to keep (the binding holds the backing file, not ours): open the device,
+    // LOOP_CONFIGURE and close it in one crossing.
+    const result: number = yield { op: 'ioctlAt', path, flags: O_RDWR, request: LOOP_CONFIGURE, arg: config, patches: null, blocking: false };
+    if (result >= 0 || result === EBUSY) return result;
+    if (result <= -OPEN_FAILED_BASE) {
+      const errno = result + OPEN_FAILED_BASE;
+      if (errno === ENOENT) return ENOENT;
+      throw sysError(errno, 'open', { ...ctx, kind: 'OPEN_FAILED' });
+    }
+    if (result !== EINVAL && result !== ENOTTY) throw sysError(result, 'ioctl', ctx, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
+    config = null; // the older ioctls, below, on a descriptor of our own
+  }
+  const lfd: number = yield { op: 'open', path, flags: O_RDWR };
+  if (lfd === ENOENT) return ENOENT;
+  if (lfd < 0) throw sysError(lfd, 'open', { ...ctx, kind: 'OPEN_FAILED' });
+  let keep = false;
+  try {
+    let result = EINVAL;
+    if (config !== null) result = yield* ioctl(lfd, LOOP_CONFIGURE, config, ctx, { onBtrfs: false, name: 'LOOP_CONFIGURE', allow: [EBUSY, EINVAL, ENOTTY] });
+    // Before 5.8 the loop driver answers EINVAL (or ENOTTY) to the unknown LOOP_CONFIGURE; real
+    // EINVALs (a bad offset, say) come back from the older ioctls too.
+    if (result === EINVAL || result === ENOTTY) result = yield* bindLegacy(lfd, backing, plan, ctx);
+    if (result < 0) return result;
+    keep = plan.autoclear;
+    return lfd;
+  } finally {
+    if (!keep) yield* close(lfd);
+  }
+}
+
 function* attachOp(plan: AttachPlan): Op<LoopDevice> {
   const ctx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path: plan.file };
+  const controlCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONTROL_FAILED', path: LOOP_CONTROL };
   const backing = yield* open(plan.file, plan.readOnly ? O_RDONLY : O_RDWR, ctx);
   try {
+    const config = legacyIoctls() ? null : configFor(backing, plan);
     for (let attempt = 1; ; attempt++) {
-      const controlCtx: StepContext = { ...ctx, kind: 'LOOP_CONTROL_FAILED', path: '/dev/loop-control' };
-      const control = yield* open('/dev/loop-control', O_RDWR, controlCtx);
-      let number: number;
-      try {
-        number = yield* ioctl(control, LOOP_CTL_GET_FREE, null, controlCtx, { onBtrfs: false, name: 'LOOP_CTL_GET_FREE' });
-      } finally {
-        yield* close(control);
-      }
+      const number = yield* ioctlAt(LOOP_CONTROL, O_RDWR, LOOP_CTL_GET_FREE, null, controlCtx, GET_FREE);
       const path = `/dev/loop${number}`;
-      const lfd: number = yield { op: 'open', path, flags: O_RDWR };
-      if (lfd < 0) {
-        // The node of a device just created may not be there yet; another free one will do.
-        if (lfd === ENOENT && attempt < ATTACH_ATTEMPTS) continue;
-        throw sysError(lfd, 'open', { ...ctx, kind: 'OPEN_FAILED', path });
-      }
-      let keep = false;
-      try {
-        // GET_FREE reserves nothing: another process may bind the same device first (EBUSY). Ask again.
-        const result = yield* bind(lfd, backing, plan, { ...ctx, path });
-        if (result === EBUSY) {
-          if (attempt < ATTACH_ATTEMPTS) continue;
-          throw sysError(EBUSY, 'ioctl', { ...ctx, path }, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
-        }
-        keep = plan.autoclear;
-        return new LoopDevice(path, number, plan.file, keep ? lfd : null);
-      } finally {
-        if (!keep) yield* close(lfd);
-      }
+      const deviceCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path };
+      const result = yield* bindDevice(path, backing, config, plan, deviceCtx);
+      if (result >= 0) return new LoopDevice(path, number, plan.file, plan.autoclear ? result : null);
+      // GET_FREE reserves nothing: ask again.
+      if (attempt < ATTACH_ATTEMPTS) continue;
+      if (result === ENOENT) throw sysError(ENOENT, 'open', { ...deviceCtx, kind: 'OPEN_FAILED' });
+      throw sysError(EBUSY, 'ioctl', deviceCtx, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
     }
   } finally {
     yield* close(backing);
@@ -273,14 +307,20 @@ function checkLoopRef(device: unknown): string {
   return path;
 }
 
-function* detachOp(path: string): Op<void> {
+const CLR_FD: IoctlOptions = { onBtrfs: false, name: 'LOOP_CLR_FD' };
+
+/** LOOP_CLR_FD on `path`, or on `held`, a descriptor of it this call then closes. */
+function* detachOp(path: string, held: number | null = null): Op<void> {
   const ctx: StepContext = { operation: 'detachLoopDevice', kind: 'LOOP_CLEAR_FAILED', path };
-  const fd = yield* open(path, O_RDONLY, ctx);
+  // A device still mounted or open elsewhere becomes autoclear: released when its last user goes.
+  if (held === null) {
+    yield* ioctlAt(path, O_RDONLY, LOOP_CLR_FD, 0, ctx, CLR_FD);
+    return;
+  }
   try {
-    // A device still mounted or open elsewhere becomes autoclear: released when its last user goes.
-    yield* ioctl(fd, LOOP_CLR_FD, 0, ctx, { onBtrfs: false, name: 'LOOP_CLR_FD' });
+    yield* ioctl(held, LOOP_CLR_FD, 0, ctx, CLR_FD);
   } finally {
-    yield* close(fd);
+    yield* close(held);
   }
 }
 
