@@ -10,7 +10,9 @@
  * polls QUOTA_RESCAN_STATUS instead of blocking a thread it could not get back.
  * @module
  */
+import * as fs from 'node:fs';
 import { argTypeError, argValueError, BtrfsError, errnoText, rangeError, type StepContext, sysError } from './errors';
+import { legacyIoctls } from './features';
 import {
   BTRFS_QGROUP_INFO_KEY,
   BTRFS_QGROUP_LEVEL_SHIFT,
@@ -48,13 +50,15 @@ import {
   btrfs_qgroup_status_item,
   statusItemEnableGen,
 } from './kernel/quota';
-import type { SearchItem } from './kernel/search';
+import { BTRFS_IOC_TREE_SEARCH_V2, btrfs_ioctl_search_args_v2, btrfs_ioctl_search_key, SEARCH_ARGS_V2_BUF_OFFSET, type SearchItem } from './kernel/search';
 import { le64Number, toNumberOrNull, toSafeNumber, U64_MAX, viewOf } from './kernel/struct';
-import { ioctl, type IoctlOptions, type Op, openTarget, releaseTarget, runAsync, runSync, withTarget } from './op';
-import { type SearchRange, TreeSearch } from './tree-search';
+import { buffer, classify, ioctl, type IoctlOptions, type Op, openTarget, releaseTarget, runAsync, runSync, targetIoctl, withTarget } from './op';
+import { type Key, type SearchRange, TreeSearch } from './tree-search';
 import { checkOptions, checkPathOrFd, checkQgroupId, contextOf, type PathOrFd, type Target } from './validate';
 
+const { O_RDONLY } = fs.constants;
 const EINTR = -4;
+const ENOTTY = -25;
 const ENOTCONN = -107;
 const EBUSY = -16;
 
@@ -133,6 +137,7 @@ const format = (qgroupid: bigint): string => `${qgroupid >> SHIFT}/${qgroupid & 
 /** A u64 qgroup id (little-endian) at `at` as a number; RangeError as qgroupNumber for level >= 32. */
 function qgroupIdAt(view: DataView, at: number): number {
   const high = view.getUint32(at + 4, true);
+  if (high === 0) return view.getUint32(at, true); // level 0: a small integer where it fits
   if (high > 0x1fffff) return qgroupNumber(view.getBigUint64(at, true), 'qgroupid');
   return high * 0x1_0000_0000 + view.getUint32(at, true);
 }
@@ -937,106 +942,259 @@ export interface QgroupInfo {
   children: number[];
 }
 
+// Everything from the info items to the relations: (0, 242, id) info, (0, 244, id) limits, then
+// (a, 246, b) for each relation in both directions. Frozen: TreeSearch only reads it.
+const INFO_RANGE: SearchRange = Object.freeze({
+  treeId: BTRFS_QUOTA_TREE_OBJECTID,
+  min: Object.freeze(quotaKey(BTRFS_QGROUP_INFO_KEY)),
+  max: Object.freeze({ objectid: U64_MAX, type: BTRFS_QGROUP_RELATION_KEY, offset: U64_MAX }),
+});
+const INFO_GENERATION = btrfs_qgroup_info_item.fields.generation.offset;
+const INFO_RFER = btrfs_qgroup_info_item.fields.rfer.offset;
+const INFO_EXCL = btrfs_qgroup_info_item.fields.excl.offset;
+const INFO_RFER_CMPR = btrfs_qgroup_info_item.fields.rfer_cmpr.offset;
+const INFO_EXCL_CMPR = btrfs_qgroup_info_item.fields.excl_cmpr.offset;
+const LIMIT_FLAGS = btrfs_qgroup_limit_item.fields.flags.offset;
+const LIMIT_MAX_RFER = btrfs_qgroup_limit_item.fields.max_rfer.offset;
+const LIMIT_MAX_EXCL = btrfs_qgroup_limit_item.fields.max_excl.offset;
+const LIMIT_RSV_RFER = btrfs_qgroup_limit_item.fields.rsv_rfer.offset;
+const LIMIT_RSV_EXCL = btrfs_qgroup_limit_item.fields.rsv_excl.offset;
+const MAX_RFER = Number(BTRFS_QGROUP_LIMIT_MAX_RFER);
+const MAX_EXCL = Number(BTRFS_QGROUP_LIMIT_MAX_EXCL);
+const RSV_RFER = Number(BTRFS_QGROUP_LIMIT_RSV_RFER);
+const RSV_EXCL = Number(BTRFS_QGROUP_LIMIT_RSV_EXCL);
+
+/** A qgroup as its info item gives it, every field in one literal: one hidden class for all results. */
+function makeGroup(qgroupid: number, level: number, generation: number, rfer: number, excl: number, rferCmpr: number, exclCmpr: number): QgroupInfo {
+  return {
+    qgroupid,
+    level,
+    subvolumeId: level === 0 ? qgroupid : null,
+    generation,
+    rfer,
+    excl,
+    rferCmpr,
+    exclCmpr,
+    maxRfer: null,
+    maxExcl: null,
+    rsvRfer: null,
+    rsvExcl: null,
+    limitFlags: 0,
+    parents: [],
+    children: [],
+  };
+}
+
+// V8 gives a field that first holds small integers the "Smi" representation and, at the first value
+// past 2^31 (a 3 GiB rfer), the "Double" one: from then on every result object carries a boxed number
+// per such field, some 110 bytes per qgroup to allocate and collect. A field that has once held
+// null is "tagged" instead: small integers cost nothing there and only large values a number each.
+// So the shape is primed once, here. (A performance detail only: the results are the same either way.)
+{
+  const primer = makeGroup(0, 0, 0, 0, 0, 0, 0) as unknown as Record<string, unknown>;
+  for (const key of ['qgroupid', 'generation', 'rfer', 'excl', 'rferCmpr', 'exclCmpr', 'limitFlags']) primer[key] = null;
+}
+
+/** {@link le64Number}, but a value below 2^32 comes back as read, a small integer where it fits. */
+function le64At(view: DataView, at: number, what: string): number {
+  return view.getUint32(at + 4, true) === 0 ? view.getUint32(at, true) : le64Number(view, at, what);
+}
+
+/**
+ * What qgroupInfo has decoded so far. The tree's key order does the sorting: info items by qgroup
+ * id, then limit items in the same order, then the relations by (a, b). So `groups[0, infos)` is
+ * ascending, a cursor finds each limit item's group, and every list is built without a sort or a Map.
+ */
+interface InfoState {
+  groups: QgroupInfo[];
+  /** How many of `groups` come from info items (ascending); groups made for a lone limit item follow. */
+  infos: number;
+  /** The next group a limit item may belong to. */
+  cursor: number;
+  /** Relation (a, b) pairs, flat. */
+  relations: number[];
+}
+
+/** The group `id`: binary search of the info groups, then the few made for lone limit items. */
+function findGroup(s: InfoState, id: number): QgroupInfo | undefined {
+  const g = s.groups;
+  let lo = 0;
+  let hi = s.infos;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const q = g[mid]!.qgroupid;
+    if (q === id) return g[mid];
+    if (q < id) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = s.infos; i < g.length; i++) if (g[i]!.qgroupid === id) return g[i];
+  return undefined;
+}
+
+/** A limit item's group when the cursor has none (no info item for it): found or made. */
+function loneLimitGroup(s: InfoState, id: number, level: number): QgroupInfo {
+  const found = findGroup(s, id);
+  if (found) return found;
+  const r = makeGroup(id, level, 0, 0, 0, 0, 0);
+  s.groups.push(r);
+  return r;
+}
+
+/**
+ * Decodes one page of search results (`count` packed header + payload pairs from `at`) into `s`.
+ * @returns where the page's last header starts: the next page starts just after its key
+ */
+function decodeInfoPage(view: DataView, at: number, count: number, s: InfoState): number {
+  const groups = s.groups;
+  let infos = s.infos;
+  let cursor = s.cursor;
+  let last = at;
+  for (let i = 0; i < count; i++) {
+    // struct btrfs_ioctl_search_header: transid, objectid, offset, type, len (host order = LE)
+    last = at;
+    const objectidZero = view.getUint32(at + 8, true) === 0 && view.getUint32(at + 12, true) === 0;
+    const type = view.getUint32(at + 24, true);
+    const len = view.getUint32(at + 28, true);
+    const data = at + 32;
+    if (objectidZero && type === BTRFS_QGROUP_INFO_KEY) {
+      const id = qgroupIdAt(view, at + 16);
+      const level = view.getUint32(at + 20, true) >>> 16;
+      groups.push(
+        len >= btrfs_qgroup_info_item.size
+          ? makeGroup(
+              id,
+              level,
+              le64At(view, data + INFO_GENERATION, 'generation'),
+              le64At(view, data + INFO_RFER, 'rfer'),
+              le64At(view, data + INFO_EXCL, 'excl'),
+              le64At(view, data + INFO_RFER_CMPR, 'rferCmpr'),
+              le64At(view, data + INFO_EXCL_CMPR, 'exclCmpr'),
+            )
+          : makeGroup(id, level, 0, 0, 0, 0, 0),
+      );
+      infos++;
+    } else if (objectidZero && type === BTRFS_QGROUP_LIMIT_KEY) {
+      const id = qgroupIdAt(view, at + 16);
+      while (cursor < infos && groups[cursor]!.qgroupid < id) cursor++;
+      let r: QgroupInfo;
+      if (cursor < infos && groups[cursor]!.qgroupid === id) {
+        r = groups[cursor++]!;
+      } else {
+        s.infos = infos;
+        r = loneLimitGroup(s, id, view.getUint32(at + 20, true) >>> 16);
+      }
+      if (len >= btrfs_qgroup_limit_item.size) {
+        const flags = le64At(view, data + LIMIT_FLAGS, 'limitFlags');
+        r.limitFlags = flags;
+        r.maxRfer = flags & MAX_RFER ? le64At(view, data + LIMIT_MAX_RFER, 'maxRfer') : null;
+        r.maxExcl = flags & MAX_EXCL ? le64At(view, data + LIMIT_MAX_EXCL, 'maxExcl') : null;
+        r.rsvRfer = flags & RSV_RFER ? le64At(view, data + LIMIT_RSV_RFER, 'rsvRfer') : null;
+        r.rsvExcl = flags & RSV_EXCL ? le64At(view, data + LIMIT_RSV_EXCL, 'rsvExcl') : null;
+      }
+    } else if (type === BTRFS_QGROUP_RELATION_KEY) {
+      s.relations.push(qgroupIdAt(view, at + 8), qgroupIdAt(view, at + 16));
+    }
+    at = data + len;
+  }
+  s.infos = infos;
+  s.cursor = cursor;
+  return last;
+}
+
+/** Adds each relation to both of its groups and returns the groups: the result of qgroupInfo. */
+function finishInfo(s: InfoState): QgroupInfo[] {
+  const { relations } = s;
+  for (let i = 0; i < relations.length; i += 2) {
+    // Each relation is stored twice, (child, parent) and (parent, child); the parent has the higher
+    // level. Sorted by (a, b): each list grows ascending.
+    const a = findGroup(s, relations[i]!);
+    const b = findGroup(s, relations[i + 1]!);
+    if (!a || !b || a.level === b.level) continue;
+    if (a.level < b.level) a.parents.push(b.qgroupid);
+    else a.children.push(b.qgroupid);
+  }
+  // Key order put the info items first: ascending, as the result promises.
+  return s.groups;
+}
+
+const SEARCH_V2 = { name: 'BTRFS_IOC_TREE_SEARCH_V2', allow: [ENOTTY] } as const;
+const NR_ITEMS = btrfs_ioctl_search_key.fields.nr_items.offset;
+
+/**
+ * The first page of the quota tree in one composite step (open + TREE_SEARCH_V2 + close of the
+ * path, or the ioctl on the caller's descriptor): one trip to a thread when async, instead of three.
+ * @returns where the next page starts, null when the range is exhausted, or the range's start again
+ *   when this kernel has no TREE_SEARCH_V2 (TreeSearch then falls back to v1)
+ */
+function* firstInfoPage(target: Target, buf: Buffer, s: InfoState, ctx: StepContext): Op<Key | null> {
+  btrfs_ioctl_search_args_v2.write(buf, {
+    key: {
+      tree_id: INFO_RANGE.treeId,
+      min_objectid: INFO_RANGE.min.objectid,
+      min_type: INFO_RANGE.min.type,
+      min_offset: INFO_RANGE.min.offset,
+      max_objectid: INFO_RANGE.max.objectid,
+      max_type: INFO_RANGE.max.type,
+      max_offset: INFO_RANGE.max.offset,
+      min_transid: 0n,
+      max_transid: U64_MAX,
+      nr_items: INFO_MAX_ITEMS,
+    },
+    buf_size: BigInt(INFO_BUFFER),
+  });
+  const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_TREE_SEARCH_V2, buf, ctx, SEARCH_V2);
+  if (result === ENOTTY) {
+    // Not on btrfs: say so about this ioctl; on btrfs, a kernel before 3.16: TreeSearch falls back.
+    const error = yield* classify(target.fd ?? target.path!, result, ctx, SEARCH_V2);
+    if ((error as { kind?: string }).kind === 'NOT_BTRFS') throw error;
+    return INFO_RANGE.min;
+  }
+  const view = viewOf(buf);
+  const count = view.getUint32(NR_ITEMS, true);
+  if (count === 0) return null;
+  const last = decodeInfoPage(view, SEARCH_ARGS_V2_BUF_OFFSET, count, s);
+  const used = last + 32 + view.getUint32(last + 28, true) - SEARCH_ARGS_V2_BUF_OFFSET;
+  if (used > INFO_BUFFER) throw new RangeError('search result overruns its buffer');
+  // Quota items are 0 to 40 bytes: a page with room for one more proves the range exhausted.
+  if (count < INFO_MAX_ITEMS && INFO_BUFFER - used >= 32 + ITEM_MARGIN) return null;
+  return keyAfter(view, last);
+}
+
+/** The key right after the one in the search header at `at`, or null past the last possible key. */
+function keyAfter(view: DataView, at: number): Key | null {
+  const objectid = view.getBigUint64(at + 8, true);
+  const offset = view.getBigUint64(at + 16, true);
+  const type = view.getUint32(at + 24, true);
+  if (offset < U64_MAX) return { objectid, type, offset: offset + 1n };
+  if (type < 255) return { objectid, type: type + 1, offset: 0n };
+  return objectid < U64_MAX ? { objectid: objectid + 1n, type: 0, offset: 0n } : null;
+}
 
 function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
   const ctx = contextOf('qgroupInfo', 'SEARCH_FAILED', target);
-  return yield* withTarget(target, ctx, function* (fd) {
-    // Info items (0, 242, id), limit items (0, 244, id), then relations (a, 246, b) for each pair in
-    // both directions: one range, read in as few calls as the buffer allows.
-    const range: SearchRange = {
-      treeId: BTRFS_QUOTA_TREE_OBJECTID,
-      min: quotaKey(BTRFS_QGROUP_INFO_KEY),
-      max: { objectid: U64_MAX, type: BTRFS_QGROUP_RELATION_KEY, offset: U64_MAX },
-    };
-    // The tree's key order does the sorting: info items by qgroup id, then limit items, then the
-    // relations by (a, b), so every list below is built ascending without a sort. Thousands of
-    // items: decoded straight from each page into the results, no object per item, no bigint.
-    const byId = new Map<number, QgroupInfo>();
-    const order: QgroupInfo[] = [];
-    const relations: number[] = []; // a, b pairs
-    const group = (view: DataView, at: number): QgroupInfo => {
-      const id = qgroupIdAt(view, at);
-      let r = byId.get(id);
-      if (!r) {
-        const level = view.getUint32(at + 4, true) >>> 16;
-        r = {
-          qgroupid: id,
-          level,
-          subvolumeId: level === 0 ? id : null,
-          generation: 0,
-          rfer: 0,
-          excl: 0,
-          rferCmpr: 0,
-          exclCmpr: 0,
-          maxRfer: null,
-          maxExcl: null,
-          rsvRfer: null,
-          rsvExcl: null,
-          limitFlags: 0,
-          parents: [],
-          children: [],
-        };
-        byId.set(id, r);
-        order.push(r);
-      }
-      return r;
-    };
-    const I = btrfs_qgroup_info_item.fields;
-    const L = btrfs_qgroup_limit_item.fields;
-    const search = new TreeSearch(fd, range, ctx, { bufferSize: INFO_BUFFER, maxItems: INFO_MAX_ITEMS, maxItemSize: ITEM_MARGIN });
-    try {
+  const s: InfoState = { groups: [], infos: 0, cursor: 0, relations: [] };
+  // Unzeroed and, when sync, reused across calls: only what the kernel reports writing is read.
+  // A fresh 256 KiB each call costs its page faults, about a quarter of the whole call.
+  const buf = yield* buffer(SEARCH_ARGS_V2_BUF_OFFSET + INFO_BUFFER, false);
+  try {
+    // Up to about 1,800 qgroups (the common case) the first page is all there is.
+    const next = legacyIoctls() ? INFO_RANGE.min : yield* firstInfoPage(target, buf, s, ctx);
+    if (next === null) return finishInfo(s);
+    // The rest through TreeSearch, on a descriptor held for all the pages.
+    const range: SearchRange = { treeId: INFO_RANGE.treeId, min: next, max: INFO_RANGE.max };
+    return yield* withTarget(target, ctx, function* (fd) {
+      const search = new TreeSearch(fd, range, ctx, { bufferSize: INFO_BUFFER, maxItems: INFO_MAX_ITEMS, maxItemSize: ITEM_MARGIN, buffer: buf });
       for (;;) {
         const page = yield* search.rawPage();
         if (!page) break;
-        const view = viewOf(page.buf);
-        let at = page.start;
-        for (let i = 0; i < page.count; i++) {
-          // struct btrfs_ioctl_search_header: transid, objectid, offset, type, len (host order = LE)
-          const objectidZero = view.getUint32(at + 8, true) === 0 && view.getUint32(at + 12, true) === 0;
-          const type = view.getUint32(at + 24, true);
-          const len = view.getUint32(at + 28, true);
-          const data = at + 32;
-          if (objectidZero && type === BTRFS_QGROUP_INFO_KEY) {
-            const r = group(view, at + 16);
-            if (len >= btrfs_qgroup_info_item.size) {
-              r.generation = le64Number(view, data + I.generation.offset, 'generation');
-              r.rfer = le64Number(view, data + I.rfer.offset, 'rfer');
-              r.excl = le64Number(view, data + I.excl.offset, 'excl');
-              r.rferCmpr = le64Number(view, data + I.rfer_cmpr.offset, 'rferCmpr');
-              r.exclCmpr = le64Number(view, data + I.excl_cmpr.offset, 'exclCmpr');
-            }
-          } else if (objectidZero && type === BTRFS_QGROUP_LIMIT_KEY) {
-            const r = group(view, at + 16);
-            if (len >= btrfs_qgroup_limit_item.size) {
-              const flags = le64Number(view, data + L.flags.offset, 'limitFlags');
-              const limit = (bit: bigint, field: { offset: number }, name: string) => (flags & Number(bit) ? le64Number(view, data + field.offset, name) : null);
-              r.limitFlags = flags;
-              r.maxRfer = limit(BTRFS_QGROUP_LIMIT_MAX_RFER, L.max_rfer, 'maxRfer');
-              r.maxExcl = limit(BTRFS_QGROUP_LIMIT_MAX_EXCL, L.max_excl, 'maxExcl');
-              r.rsvRfer = limit(BTRFS_QGROUP_LIMIT_RSV_RFER, L.rsv_rfer, 'rsvRfer');
-              r.rsvExcl = limit(BTRFS_QGROUP_LIMIT_RSV_EXCL, L.rsv_excl, 'rsvExcl');
-            }
-          } else if (type === BTRFS_QGROUP_RELATION_KEY) {
-            relations.push(qgroupIdAt(view, at + 8), qgroupIdAt(view, at + 16));
-          }
-          at = data + len;
-        }
+        decodeInfoPage(viewOf(page.buf), page.start, page.count, s);
         if (search.done) break;
       }
-    } catch (error) {
-      throw explain(error);
-    }
-    for (let i = 0; i < relations.length; i += 2) {
-      // Each relation is stored twice, (child, parent) and (parent, child); the parent has the higher level.
-      const a = byId.get(relations[i]!);
-      const b = byId.get(relations[i + 1]!);
-      if (!a || !b || a.level === b.level) continue;
-      if (a.level < b.level) a.parents.push(b.qgroupid);
-      else a.children.push(b.qgroupid);
-    }
-    // Key order put the info items first: `order` is ascending, as the result promises.
-    return order;
-  });
+      return finishInfo(s);
+    });
+  } catch (error) {
+    throw explain(error);
+  }
 }
 
 /**
