@@ -943,7 +943,7 @@ export interface QgroupInfo {
 }
 
 // Everything from the info items to the relations: (0, 242, id) info, (0, 244, id) limits, then
-// (a, 246, b) for each relation in both directions. Frozen: TreeSearch only reads it.
+// (a, 246, b) for each relation in both directions. Frozen: shared by every call.
 const INFO_RANGE: SearchRange = Object.freeze({
   treeId: BTRFS_QUOTA_TREE_OBJECTID,
   min: Object.freeze(quotaKey(BTRFS_QGROUP_INFO_KEY)),
@@ -986,13 +986,18 @@ function makeGroup(qgroupid: number, level: number, generation: number, rfer: nu
 }
 
 // V8 gives a field that first holds small integers the "Smi" representation and, at the first value
-// past 2^31 (a 3 GiB rfer), the "Double" one: from then on every result object carries a boxed number
-// per such field, some 110 bytes per qgroup to allocate and collect. A field that has once held
-// null is "tagged" instead: small integers cost nothing there and only large values a number each.
-// So the shape is primed once, here. (A performance detail only: the results are the same either way.)
+// past 2^31 (a 3 GiB rfer, a level-1 qgroupid), the "Double" one: from then on every result object
+// carries a boxed number per such field, some 110 bytes per qgroup to allocate and collect. A field
+// that has held both null and a number is "tagged": small integers cost nothing there, large values
+// a number each, and no later value changes the shape (which would throw away optimized code). So
+// the shape is primed once, here. A performance detail only: the results are the same either way.
 {
   const primer = makeGroup(0, 0, 0, 0, 0, 0, 0) as unknown as Record<string, unknown>;
-  for (const key of ['qgroupid', 'generation', 'rfer', 'excl', 'rferCmpr', 'exclCmpr', 'limitFlags']) primer[key] = null;
+  const numbers = ['qgroupid', 'subvolumeId', 'generation', 'rfer', 'excl', 'rferCmpr', 'exclCmpr', 'maxRfer', 'maxExcl', 'rsvRfer', 'rsvExcl', 'limitFlags'];
+  for (const key of numbers) {
+    primer[key] = null;
+    primer[key] = 0;
+  }
 }
 
 /** {@link le64Number}, but a value below 2^32 comes back as read, a small integer where it fits. */
@@ -1173,8 +1178,8 @@ function keyAfter(view: DataView, at: number): Key | null {
 function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
   const ctx = contextOf('qgroupInfo', 'SEARCH_FAILED', target);
   const s: InfoState = { groups: [], infos: 0, cursor: 0, relations: [] };
-  // Unzeroed and, when sync, reused across calls: only what the kernel reports writing is read.
-  // A fresh 256 KiB each call costs its page faults, about a quarter of the whole call.
+  // Unzeroed and, when sync, reused across calls: only what the kernel reports writing is read. The
+  // kernel faults in the whole buffer before copying, so fresh memory costs 64 page faults a call.
   const buf = yield* buffer(SEARCH_ARGS_V2_BUF_OFFSET + INFO_BUFFER, false);
   try {
     // Up to about 1,800 qgroups (the common case) the first page is all there is.
