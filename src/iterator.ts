@@ -4,20 +4,27 @@
  * `top` subvolume.
  *
  * Two ways to read the tree, chosen by privilege:
- * - as root, TREE_SEARCH over the root tree's ROOT_REF items (parent, 156, child) and INO_LOOKUP for
- *   the directory each child sits in;
+ * - as root, TREE_SEARCH over the root tree, where a subvolume's items sit together under its id:
+ *   its ROOT_ITEM (the info), then one ROOT_REF per child (parent, 156, child: the child's directory
+ *   and name); INO_LOOKUP for a child's directory when it is not the parent's root directory;
  * - unprivileged, GET_SUBVOL_ROOTREF on an fd inside each subvolume and INO_LOOKUP_USER for the
  *   child's name and directory. A subvolume the user cannot open is still listed, but not entered
  *   (libbtrfsutil silently drops it; see the kernel-interfaces notes, trap 11).
  *
- * Memory stays flat: the iterator holds one frame per level of nesting, each with at most one page
- * of children.
+ * As root the walk reads the root tree in large chunks (see {@link IteratorCore.jump}): ids mostly
+ * ascend in the order a depth-first walk visits them, so the chunk read for one subvolume usually
+ * holds the items of hundreds that follow, and visiting those needs no system call. A listing of
+ * 10,000 subvolumes takes about ten searches.
+ *
+ * Memory stays flat: one chunk, and per level of nesting one frame with at most one page of its
+ * children, kept as the kernel wrote them (ROOT_REF items in a reused buffer). Nothing is decoded
+ * before it is visited: a listing keeps no object per subvolume between two `next()` calls.
  * @module
  */
 import * as fs from 'node:fs';
 import { btrfsError, type StepContext, sysError } from './errors';
 import { BTRFS_ROOT_ITEM_KEY, BTRFS_ROOT_REF_KEY, BTRFS_ROOT_TREE_OBJECTID } from './kernel/constants';
-import { toSafeNumber, U64_MAX } from './kernel/struct';
+import { toSafeNumber, U64_MAX, viewOf } from './kernel/struct';
 import {
   BTRFS_IOC_GET_SUBVOL_ROOTREF,
   BTRFS_IOC_INO_LOOKUP_USER,
@@ -26,10 +33,9 @@ import {
   ROOTREF_OFFSET,
   ROOTREF_SIZE,
 } from './kernel/subvol';
-import { btrfs_root_ref, rootRefName } from './kernel/tree';
-import { close, ioctl, type Op, open, runAsync, runSync, type StatResult } from './op';
+import { close, ioctl, type Op, open, runAsync, runSync, type StatResult, type Step } from './op';
 import { SEARCH_ARGS_V2_BUF_OFFSET } from './kernel/search';
-import { TreeSearch } from './tree-search';
+import { type RawPage, TreeSearch } from './tree-search';
 import { type SubvolumeInfo, rootItemInfo, infoById, infoOfFd, inoLookupPath, lookupSubvolumeId } from './subvolume-core';
 import { checkBoolean, checkOptionalId, checkOptions, checkPathOrFd, contextOf, type PathOrFd, type Target } from './validate';
 
@@ -37,15 +43,55 @@ const { O_RDONLY, O_DIRECTORY } = fs.constants;
 const EOVERFLOW = -75;
 const EACCES = -13;
 const EPERM = -1;
-/** Result bytes per search: 16 KiB holds ~300 ROOT_REF items. */
-const SEARCH_BUFFER = 16384;
 /**
- * Result bytes per prefetch search (siblings' root items and children), and pages per prefetch.
- * Tests shrink them to exercise a prefetch that stops part-way. @internal
+ * Root mode: the largest chunk (result bytes of one search), and the largest page of a frame's
+ * children, in 16 KiB units (256 KiB holds ~4,500 ROOT_REF items of short names). Tests shrink them
+ * to exercise chunks and pages that stop part-way.
+ * @internal
  */
-export const prefetchTuning = { bufferSize: 65536, pages: 4 };
+export const prefetchTuning = { bufferSize: 1 << 20, pages: 16 };
+/** The first chunk; a chunk more than half full asks for four times more next time. */
+const FIRST_CHUNK = 65536;
+/** The first listing of a frame's own ROOT_REF items (most subvolumes have few children). */
+const FIRST_LISTING = 16384;
 /** The largest ROOT_REF payload: the 18-byte btrfs_root_ref and a 255-byte name. */
 const ROOT_REF_MAX = 18 + 255;
+/** No item is larger than a leaf (64 KiB at most): a chunk with that much room left is the end of its range. */
+const ITEM_MAX = 65536;
+/** btrfs_ioctl_search_header: transid, objectid, offset (u64), type, len (u32), host order. */
+const H_OBJECTID = 8;
+const H_OFFSET = 16;
+const H_TYPE = 24;
+const H_LEN = 28;
+const HEADER = 32;
+/** btrfs_root_ref: dirid (le64), sequence (le64), name_len (le16), then the name. */
+const REF_NAME_LEN = 16;
+const REF_NAME = 18;
+/** The root directory of every subvolume: a child there needs no INO_LOOKUP. */
+const ROOT_DIR = 256;
+const TWO_32 = 0x1_0000_0000;
+/** Directory paths remembered per frame (INO_LOOKUP results), at most. */
+const DIR_CACHE = 1024;
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Row state in the chunk index: every ROOT_REF of the subvolume is in the chunk. */
+const COMPLETE = -1;
+
+/**
+ * Chunk and page buffers of closed iterators, for the next ones: the kernel writing into fresh
+ * memory takes a page fault per 4 KiB, which made a 1 MiB search ~5 ms instead of ~0.8. At most
+ * {@link SPARES} are kept.
+ */
+const spares: Buffer[] = [];
+const SPARES = 4;
+
+function takeSpare(size: number): Buffer {
+  for (let i = spares.length - 1; i >= 0; i--) if (spares[i]!.length >= size) return spares.splice(i, 1)[0]!;
+  return Buffer.allocUnsafeSlow(size); // the kernel writes what we read
+}
+
+function giveSpare(buf: Buffer | undefined): void {
+  if (buf !== undefined && spares.length < SPARES) spares.push(buf);
+}
 
 /** Options for {@link subvolumes} and {@link subvolumesSync}. */
 export interface SubvolumeIteratorOptions {
@@ -70,33 +116,52 @@ export interface SubvolumeEntry {
   info?: SubvolumeInfo;
 }
 
-/** A child found but not yet visited. */
+/** Unprivileged mode: a child found by GET_SUBVOL_ROOTREF, not yet visited. */
 interface Child {
-  id: bigint;
-  dirid: bigint;
-  name?: string; // root mode: from the ROOT_REF item
-  /** Root mode, prefetched with its siblings: every child of its own (complete), and its info. */
-  children?: Child[];
-  info?: SubvolumeInfo;
+  id: number;
+  dirid: number;
 }
 
 /** One level of the depth-first walk. */
 interface Frame {
-  id: bigint;
+  id: number;
   /** Where it hangs (from its ROOT_REF): the parent subvolume and the directory inode there. */
-  parentId: bigint;
-  dirId: bigint;
+  parentId: number;
+  dirId: number;
   path: string;
+  /** Its info, read when it was visited. */
+  info: SubvolumeInfo | undefined;
+  /** The smallest child id not fetched yet, or null once every child was fetched. */
+  cursor: number | null;
+  /** Root mode: a page of its children, ROOT_REF items (header and payload) in buf[at, end). */
+  buf: Buffer | null;
+  view: DataView | null;
+  at: number;
+  end: number;
+  /** Root mode: it listed its own children once already (the next listing asks for a full page). */
+  listed: boolean;
+  /** Root mode: paths of directories holding its children, by inode (INO_LOOKUP results). */
+  dirs: Map<number, string> | null;
   /** Unprivileged mode: an fd inside this subvolume (null when it could not be opened). */
   fd: number | null;
+  /** Unprivileged mode: children fetched, visited from index `next` on. */
   pending: Child[];
-  /** The smallest child id not fetched yet, or null once every child was fetched. */
-  cursor: bigint | null;
-  /** Its info, when a prefetch already read its root item. */
-  info?: SubvolumeInfo;
+  next: number;
 }
 
-const joinPath = (a: string, b: string): string => (a === '' ? b : b === '' ? a : `${a}/${b}`);
+function frame(id: number, parentId: number, dirId: number, path: string, info: SubvolumeInfo | undefined, cursor: number | null, fd: number | null): Frame {
+  return { id, parentId, dirId, path, info, cursor, buf: null, view: null, at: 0, end: 0, listed: false, dirs: null, fd, pending: [], next: 0 };
+}
+
+const joinPath = (a: string, b: string): string => (a === '' ? b : `${a}/${b}`);
+
+/** A u64 (host order in a search header, little-endian on disk) as a number; RangeError past 2^53, as toSafeNumber. */
+function u64At(view: DataView, at: number, le: boolean, what: string): number {
+  const high = view.getUint32(at + (le ? 4 : 0), le);
+  const low = view.getUint32(at + (le ? 0 : 4), le);
+  if (high > 0x1fffff) return toSafeNumber(view.getBigUint64(at, le), what);
+  return high * TWO_32 + low;
+}
 
 /**
  * The iteration logic, as operations a sync or an async driver runs. Not public: see
@@ -106,23 +171,49 @@ const joinPath = (a: string, b: string): string => (a === '' ? b : b === '' ? a 
 export class IteratorCore {
   fd: number | null = null;
   private stack: Frame[] = [];
-  /** One search buffer for the whole walk: listing allocates nothing per page. */
-  private readonly searchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + SEARCH_BUFFER);
-  private readonly prefetchBuffer = Buffer.alloc(SEARCH_ARGS_V2_BUF_OFFSET + prefetchTuning.bufferSize);
   private started = false;
   private closed = false;
   private readonly privileged: boolean;
   private readonly ctx: StepContext;
+  private readonly top: number;
+
+  // ---- root mode ----
+  /** The chunk: the last search over the root tree (in `chunkBuf`, from the spares), and its view. */
+  private chunkBuf: Buffer | undefined;
+  private chunk: Buffer | null = null;
+  private view: DataView | null = null;
+  /** Result bytes the next chunk asks for. */
+  private chunkSize = Math.min(FIRST_CHUNK, prefetchTuning.bufferSize);
+  /**
+   * The chunk's index, one row per subvolume id in it, ascending: where its ROOT_ITEM is (-1: not
+   * there), where its ROOT_REF items start and end, and COMPLETE, or the first child id the chunk
+   * stopped before (0 when it stopped before the ROOT_REF items).
+   */
+  private rows = 0;
+  private rowId: Float64Array = new Float64Array(256);
+  private rowItem: Int32Array = new Int32Array(256);
+  private rowRefs: Int32Array = new Int32Array(256);
+  private rowRefsEnd: Int32Array = new Int32Array(256);
+  private rowMore: Float64Array = new Float64Array(256);
+  /** Ids the chunk has read all items of: [from, to). */
+  private from = 0;
+  private to = 0;
+  /** The largest child id in any page so far: chunks read no further. */
+  private last = 0;
+  /** Page buffers by depth, reused: the frame at depth d owns pagePool[d]. */
+  private readonly pagePool: (Buffer | undefined)[] = [];
+  private readonly pageViews: (DataView | undefined)[] = [];
 
   constructor(
     readonly target: Target,
-    private readonly top: bigint,
+    top: bigint,
     private readonly withInfo: boolean,
     private readonly postOrder: boolean,
     privileged = process.geteuid?.() === 0,
   ) {
     this.privileged = privileged;
     this.ctx = contextOf('subvolumes', 'SEARCH_FAILED', target);
+    this.top = toSafeNumber(top, 'options.top');
   }
 
   /** Opens the top and pushes its frame. */
@@ -131,39 +222,36 @@ export class IteratorCore {
     this.started = true;
     this.fd = this.target.fd ?? (yield* open(this.target.path!, O_RDONLY, this.ctx));
     let top = this.top;
-    if (top === 0n) {
-      top = yield* lookupSubvolumeId(this.fd, this.ctx);
+    if (top === 0) {
+      top = Number(yield* lookupSubvolumeId(this.fd, this.ctx));
       const st: StatResult | number = yield { op: 'fstat', fd: this.fd };
       if (typeof st === 'number') throw sysError(st, 'fstat', { ...this.ctx, kind: 'STAT_FAILED' });
       if (st.ino !== 256) throw btrfsError('NOT_SUBVOLUME', -22, 'fstat', this.ctx);
     } else if (!this.privileged) {
-      const own = yield* lookupSubvolumeId(this.fd, this.ctx);
+      const own = Number(yield* lookupSubvolumeId(this.fd, this.ctx));
       if (own !== top) throw sysError(EPERM, 'ioctl', this.ctx, 'SEARCH_FAILED', 'BTRFS_IOC_TREE_SEARCH');
     }
-    // Unprivileged, the top frame needs an fd inside the top subvolume: the one we have.
-    const frameFd = this.privileged ? null : this.fd;
-    this.stack.push({ id: top, parentId: 0n, dirId: 0n, path: '', fd: frameFd, pending: [], cursor: 0n });
+    if (!this.privileged) {
+      // The top frame needs an fd inside the top subvolume: the one we have.
+      this.stack.push(frame(top, 0, 0, '', undefined, 0, this.fd));
+      return;
+    }
+    // The first chunk reads on past the top's items: its children's usually follow.
+    this.last = Number.MAX_SAFE_INTEGER;
+    yield* this.jump(top);
+    this.last = top;
+    const row = this.find(top);
+    const f = frame(top, 0, 0, '', undefined, null, null);
+    if (row >= 0) this.fill(f, 0, row);
+    else f.cursor = 0; // no items: let a listing say so
+    this.stack.push(f);
   }
 
   /** The next entry, or undefined at the end. */
   *nextOp(): Op<SubvolumeEntry | undefined> {
     if (this.closed) return undefined;
-    yield* this.startOp();
-    for (;;) {
-      const frame = this.stack[this.stack.length - 1];
-      if (!frame) return undefined;
-      if (frame.pending.length === 0 && frame.cursor !== null) yield* this.fetchChildren(frame);
-      const child = frame.pending.shift();
-      if (!child) {
-        this.stack.pop();
-        if (frame.fd !== null && frame.fd !== this.fd) yield* close(frame.fd);
-        if (this.postOrder && this.stack.length > 0) return yield* this.entry(frame);
-        continue;
-      }
-      const childFrame = yield* this.visit(frame, child);
-      this.stack.push(childFrame);
-      if (!this.postOrder) return yield* this.entry(childFrame);
-    }
+    if (!this.started) yield* this.startOp();
+    return this.privileged ? yield* this.nextRoot() : yield* this.nextUser();
   }
 
   /** Releases every descriptor the iterator opened (never the caller's). Idempotent. */
@@ -171,137 +259,382 @@ export class IteratorCore {
     if (this.closed) return;
     this.closed = true;
     const frames = this.stack.splice(0);
-    for (const frame of frames) if (frame.fd !== null && frame.fd !== this.fd) yield* close(frame.fd);
+    giveSpare(this.chunkBuf);
+    for (const buf of this.pagePool) giveSpare(buf);
+    this.chunkBuf = undefined;
+    this.chunk = null;
+    this.view = null;
+    this.pagePool.length = 0;
+    this.pageViews.length = 0;
+    for (const f of frames) if (f.fd !== null && f.fd !== this.fd) yield* close(f.fd);
     if (this.fd !== null && this.target.fd === undefined) yield* close(this.fd);
     this.fd = null;
   }
 
-  private *entry(frame: Frame): Op<SubvolumeEntry> {
-    const entry: SubvolumeEntry = { path: frame.path, id: toSafeNumber(frame.id, 'id') };
-    if (this.withInfo) {
-      if (frame.fd !== null) entry.info = yield* infoOfFd(frame.fd, this.ctx);
-      else if (frame.info) entry.info = frame.info;
-      else if (this.privileged) entry.info = yield* infoById(this.fd!, frame.id, this.ctx, frame);
-      else {
-        // Unprivileged and not enterable: GET_SUBVOL_INFO needs an fd inside it.
-        throw sysError(EACCES, 'open', { ...this.ctx, kind: 'OPEN_FAILED', path: frame.path });
-      }
-    }
-    return entry;
+  private entry(f: Frame): SubvolumeEntry {
+    return this.withInfo ? { path: f.path, id: f.id, info: f.info } : { path: f.path, id: f.id };
   }
 
-  /** Works out a child's path and builds its frame. */
-  private *visit(parent: Frame, child: Child): Op<Frame> {
-    if (this.privileged) {
-      const dir = child.dirid === 256n ? '' : yield* inoLookupPath(this.fd!, parent.id, child.dirid, this.ctx);
-      const path = joinPath(parent.path, dir.replace(/\/$/, ''));
-      const frame: Frame = { id: child.id, parentId: parent.id, dirId: child.dirid, path: joinPath(path, child.name!), fd: null, pending: [], cursor: 0n };
-      if (child.children) {
-        frame.pending = child.children; // prefetched: no search for this one
-        frame.cursor = null;
+  // ---- root mode ----
+
+  private *nextRoot(): Op<SubvolumeEntry | undefined> {
+    for (;;) {
+      const parent = this.stack[this.stack.length - 1];
+      if (!parent) return undefined;
+      if (parent.at === parent.end && parent.cursor !== null) yield* this.list(parent);
+      if (parent.at === parent.end) {
+        this.stack.pop();
+        if (this.postOrder && this.stack.length > 0) return this.entry(parent);
+        continue;
       }
-      if (child.info) frame.info = child.info;
-      return frame;
+      // The next child, from the parent's page.
+      const page = parent.buf!;
+      const at = parent.at;
+      const pview = parent.view!;
+      const len = pview.getUint32(at + H_LEN, HOST_LE);
+      parent.at = at + HEADER + len;
+      if (pview.getUint32(at + H_TYPE, HOST_LE) !== BTRFS_ROOT_REF_KEY) continue;
+      const id = u64At(pview, at + H_OFFSET, HOST_LE, 'id');
+      const dirid = u64At(pview, at + HEADER, true, 'dirid');
+      const name = page.toString('utf8', at + HEADER + REF_NAME, at + HEADER + REF_NAME + page.readUInt16LE(at + HEADER + REF_NAME_LEN));
+
+      let row = this.find(id);
+      // Not in the chunk, or the chunk stopped inside its items: a chunk from it holds them, and what follows.
+      if (row < 0 ? !(id >= this.from && id < this.to) : this.rowMore[row] !== COMPLETE && this.from !== id) {
+        yield* this.jump(id);
+        row = this.find(id);
+      }
+      const dir = dirid === ROOT_DIR ? '' : yield* this.dirPath(parent, dirid);
+      const path = joinPath(dir === '' ? parent.path : joinPath(parent.path, dir), name);
+      let info: SubvolumeInfo | undefined;
+      if (this.withInfo) {
+        info =
+          row >= 0 && this.rowItem[row]! >= 0
+            ? this.decode(this.rowItem[row]!, id, parent.id, dirid)
+            : yield* infoById(this.fd!, BigInt(id), this.ctx, { parentId: BigInt(parent.id), dirId: BigInt(dirid) });
+      }
+      // A leaf needs no frame. No row although the chunk covers it: no items left (deleted meanwhile).
+      if (row < 0 || (this.rowRefs[row]! < 0 && this.rowMore[row] === COMPLETE)) {
+        return this.withInfo ? { path, id, info } : { path, id };
+      }
+      const f = frame(id, parent.id, dirid, path, info, null, null);
+      this.fill(f, this.stack.length, row);
+      this.stack.push(f);
+      if (!this.postOrder) return this.entry(f);
     }
-    const args = btrfs_ioctl_ino_lookup_user_args.encode({ dirid: child.dirid, treeid: child.id });
-    yield* ioctl(parent.fd!, BTRFS_IOC_INO_LOOKUP_USER, args, { ...this.ctx, kind: 'INO_LOOKUP_USER_FAILED' }, { name: 'BTRFS_IOC_INO_LOOKUP_USER' });
-    const { name, path: dir } = btrfs_ioctl_ino_lookup_user_args.decode(args);
-    const relative = joinPath(dir.replace(/\/$/, ''), name);
-    const path = joinPath(parent.path, relative);
-    // Enter it to list its own children; a subvolume we may not open is listed but not entered.
-    const fd: number = yield { op: 'open', path: `/proc/self/fd/${parent.fd}/${relative}`, flags: O_RDONLY | O_DIRECTORY };
-    if (fd < 0 && fd !== EACCES && fd !== EPERM) throw sysError(fd, 'open', { ...this.ctx, kind: 'OPEN_FAILED', path });
-    return { id: child.id, parentId: parent.id, dirId: child.dirid, path, fd: fd < 0 ? null : fd, pending: [], cursor: fd < 0 ? null : 0n };
+  }
+
+  /** The path (no trailing slash) of directory `dirid` in `parent`, by INO_LOOKUP, remembered per frame. */
+  private *dirPath(parent: Frame, dirid: number): Op<string> {
+    const dirs = (parent.dirs ??= new Map());
+    let dir = dirs.get(dirid);
+    if (dir === undefined) {
+      dir = (yield* inoLookupPath(this.fd!, BigInt(parent.id), BigInt(dirid), this.ctx)).replace(/\/$/, '');
+      if (dirs.size >= DIR_CACHE) dirs.clear();
+      dirs.set(dirid, dir);
+    }
+    return dir;
+  }
+
+  /** A ROOT_ITEM in the chunk (header at `at`) as a SubvolumeInfo. */
+  private decode(at: number, id: number, parentId: number, dirId: number): SubvolumeInfo {
+    const len = this.view!.getUint32(at + H_LEN, HOST_LE);
+    return rootItemInfo(this.chunk!.subarray(at + HEADER, at + HEADER + len), BigInt(id), BigInt(parentId), BigInt(dirId));
   }
 
   /**
-   * Reads, for a page of siblings at once, what visiting each would otherwise cost a search apiece:
-   * their own ROOT_REF items (their children) and, with `info`, their ROOT_ITEMs. One search over the
-   * key range (first id, ROOT_ITEM) .. (last id, ROOT_REF) covers them all, since the root tree sorts
-   * by subvolume id first. A flat directory of 10,000 subvolumes then takes a few dozen searches
-   * instead of 10,000. At most `prefetchTuning.pages` pages are read; siblings past that are fetched one by
-   * one as before, so memory stays bounded whatever the fan-out.
+   * Gives frame `f` (at `depth`) the page of children chunk row `row` holds: its ROOT_REF items,
+   * copied into the depth's page buffer, at most a page; the rest is listed when the page is done.
    */
-  private *prefetch(frame: Frame, siblings: Child[]): Op<void> {
-    if (siblings.length < 2) return;
-    const byId = new Map(siblings.map((c) => [c.id, c]));
-    const children = new Map<bigint, Child[]>();
+  private fill(f: Frame, depth: number, row: number): void {
+    const start = this.rowRefs[row]!;
+    const more = this.rowMore[row]!;
+    if (start < 0) {
+      f.cursor = more === COMPLETE ? null : 0;
+      return;
+    }
+    const view = this.view!;
+    const cap = prefetchTuning.pages * 16384;
+    let end = this.rowRefsEnd[row]!;
+    let cursor: number | null = more === COMPLETE ? null : more;
+    if (end - start > cap) {
+      // Whole items up to a page; the first one left out is where the listing resumes.
+      let at = start;
+      for (;;) {
+        const next = at + HEADER + view.getUint32(at + H_LEN, HOST_LE);
+        if (next - start > cap) break;
+        at = next;
+      }
+      end = at;
+      cursor = u64At(view, at + H_OFFSET, HOST_LE, 'id');
+    }
+    const size = end - start;
+    const buf = this.pageBuffer(depth, size);
+    this.chunk!.copy(buf, 0, start, end);
+    f.buf = buf;
+    f.view = this.pageViews[depth]!;
+    f.at = 0;
+    f.end = size;
+    f.cursor = cursor;
+    f.listed = cursor !== null && cursor > 0; // many children: list full pages
+    const lastId = u64At(view, this.lastItem(view, start, end) + H_OFFSET, HOST_LE, 'id');
+    if (lastId > this.last) this.last = lastId;
+  }
+
+  /** The page buffer of `depth`, at least `size` bytes. */
+  private pageBuffer(depth: number, size: number): Buffer {
+    const buf = this.pagePool[depth];
+    if (buf !== undefined && buf.length >= size) return buf;
+    giveSpare(buf);
+    const grown = takeSpare(Math.max(size, 2 * (buf?.length ?? 0), 1024));
+    this.pagePool[depth] = grown;
+    this.pageViews[depth] = viewOf(grown);
+    return grown;
+  }
+
+  /** The offset of the last item in packed items [at, end). */
+  private lastItem(view: DataView, at: number, end: number): number {
+    let last = at;
+    while (at < end) {
+      last = at;
+      at += HEADER + view.getUint32(at + H_LEN, HOST_LE);
+    }
+    return last;
+  }
+
+  /** The chunk row of subvolume `id`, or -1. */
+  private find(id: number): number {
+    let lo = 0;
+    let hi = this.rows - 1;
+    const rowId = this.rowId;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = rowId[mid]!;
+      if (v === id) return mid;
+      if (v < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /**
+   * Reads a new chunk: the root tree from subvolume `id`'s first item on, up to the items of the
+   * largest child id known (further holds nothing the walk may visit), in one search of up to
+   * `prefetchTuning.bufferSize` bytes, and indexes it. A chunk read for one child usually holds its
+   * siblings' items, its own children's and theirs.
+   */
+  private *jump(id: number): Op<void> {
+    const size = this.chunkSize;
+    if (this.chunk === null || this.chunk.length !== SEARCH_ARGS_V2_BUF_OFFSET + size) {
+      const full = SEARCH_ARGS_V2_BUF_OFFSET + prefetchTuning.bufferSize;
+      if (this.chunkBuf === undefined || this.chunkBuf.length < full) this.chunkBuf = takeSpare(full);
+      this.chunk = this.chunkBuf.subarray(0, SEARCH_ARGS_V2_BUF_OFFSET + size);
+      this.view = viewOf(this.chunk);
+    }
+    const max = Math.max(this.last, id);
     const search = new TreeSearch(
       this.fd!,
       {
         treeId: BTRFS_ROOT_TREE_OBJECTID,
-        min: { objectid: siblings[0]!.id, type: BTRFS_ROOT_ITEM_KEY, offset: 0n },
-        max: { objectid: siblings[siblings.length - 1]!.id, type: BTRFS_ROOT_REF_KEY, offset: U64_MAX },
+        min: { objectid: BigInt(id), type: BTRFS_ROOT_ITEM_KEY, offset: 0n },
+        max: { objectid: BigInt(max), type: BTRFS_ROOT_REF_KEY, offset: U64_MAX },
       },
       this.ctx,
-      { bufferSize: prefetchTuning.bufferSize, buffer: this.prefetchBuffer },
+      { bufferSize: size, maxItems: 0xffffffff, maxItemSize: ITEM_MAX, buffer: this.chunk },
     );
-    let complete = 0n; // every sibling with a smaller id has been read completely
-    for (let pages = 0; pages < prefetchTuning.pages && !search.done; pages++) {
-      const page = yield* search.page();
-      if (page.length === 0) break;
-      for (const item of page) {
-        const sibling = byId.get(item.objectid);
-        if (!sibling) continue;
-        if (item.type === BTRFS_ROOT_REF_KEY) {
-          let list = children.get(item.objectid);
-          if (!list) children.set(item.objectid, (list = []));
-          list.push({ id: item.offset, dirid: btrfs_root_ref.get(item.data, 'dirid'), name: rootRefName(item.data) });
-        } else if (item.type === BTRFS_ROOT_ITEM_KEY && this.withInfo) {
-          // Decoded now: the payload lives in the reused buffer.
-          sibling.info = rootItemInfo(item.data, sibling.id, frame.id, sibling.dirid);
-        }
-      }
-      complete = page[page.length - 1]!.objectid;
+    this.rows = 0;
+    this.from = id;
+    this.to = id;
+    const page = yield* search.rawPage();
+    const position = search.position;
+    if (page) this.index(page);
+    if (position === null) {
+      this.to = max + 1;
+      return;
     }
-    for (const sibling of siblings) {
-      if (search.done || sibling.id < complete) sibling.children = children.get(sibling.id) ?? [];
-      else delete sibling.info; // not reached: the normal path reads it
+    // The chunk stopped inside the items of position.objectid: its row is incomplete.
+    const stopped = Number(position.objectid);
+    this.to = position.type > BTRFS_ROOT_REF_KEY ? stopped + 1 : stopped;
+    const row = this.rows > 0 && this.rowId[this.rows - 1] === stopped ? this.rows - 1 : -1;
+    if (row >= 0 && position.type <= BTRFS_ROOT_REF_KEY) this.rowMore[row] = position.type === BTRFS_ROOT_REF_KEY ? Number(position.offset) : 0;
+  }
+
+  /** Builds the chunk index from a search page; the chunk grows when a page fills more than half of it. */
+  private index(page: RawPage): void {
+    if (page.buf !== this.chunk) {
+      // TREE_SEARCH (v1) brings its own buffer.
+      this.chunk = page.buf;
+      this.view = viewOf(page.buf);
+    }
+    const view = this.view!;
+    let rows = 0;
+    let current = -1;
+    let at = page.start;
+    for (let i = 0; i < page.count; i++) {
+      const high = view.getUint32(at + H_OBJECTID + (HOST_LE ? 4 : 0), HOST_LE);
+      const low = view.getUint32(at + H_OBJECTID + (HOST_LE ? 0 : 4), HOST_LE);
+      const objectid = high * TWO_32 + low; // the range holds no id past 2^53
+      const type = view.getUint32(at + H_TYPE, HOST_LE);
+      if (objectid !== current) {
+        if (rows === this.rowId.length) this.growIndex();
+        current = objectid;
+        this.rowId[rows] = objectid;
+        this.rowItem[rows] = -1;
+        this.rowRefs[rows] = -1;
+        this.rowMore[rows] = COMPLETE;
+        rows++;
+      }
+      const next = at + HEADER + view.getUint32(at + H_LEN, HOST_LE);
+      if (type === BTRFS_ROOT_ITEM_KEY) {
+        if (this.rowItem[rows - 1]! < 0) this.rowItem[rows - 1] = at;
+      } else if (type === BTRFS_ROOT_REF_KEY) {
+        if (this.rowRefs[rows - 1]! < 0) this.rowRefs[rows - 1] = at;
+        this.rowRefsEnd[rows - 1] = next;
+      }
+      at = next;
+    }
+    this.rows = rows;
+    const size = this.chunk!.length - SEARCH_ARGS_V2_BUF_OFFSET;
+    if ((at - page.start) * 2 > size && size < prefetchTuning.bufferSize) this.chunkSize = Math.min(size * 4, prefetchTuning.bufferSize);
+  }
+
+  private growIndex(): void {
+    const n = this.rowId.length * 2;
+    const grow64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    const grow32 = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.rowId = grow64(this.rowId);
+    this.rowMore = grow64(this.rowMore);
+    this.rowItem = grow32(this.rowItem);
+    this.rowRefs = grow32(this.rowRefs);
+    this.rowRefsEnd = grow32(this.rowRefsEnd);
+  }
+
+  /**
+   * Lists `f`'s own ROOT_REF items from its cursor into its page buffer: the children a chunk did
+   * not hold, or past a full page.
+   */
+  private *list(f: Frame): Op<void> {
+    const cap = prefetchTuning.pages * 16384;
+    const size = f.listed ? cap : Math.min(FIRST_LISTING, cap);
+    f.listed = true;
+    const depth = this.stack.length - 1;
+    const buf = this.pageBuffer(depth, SEARCH_ARGS_V2_BUF_OFFSET + size).subarray(0, SEARCH_ARGS_V2_BUF_OFFSET + size);
+    const search = new TreeSearch(
+      this.fd!,
+      {
+        treeId: BTRFS_ROOT_TREE_OBJECTID,
+        min: { objectid: BigInt(f.id), type: BTRFS_ROOT_REF_KEY, offset: BigInt(f.cursor!) },
+        max: { objectid: BigInt(f.id), type: BTRFS_ROOT_REF_KEY, offset: U64_MAX },
+      },
+      this.ctx,
+      { bufferSize: size, maxItems: 0xffffffff, maxItemSize: ROOT_REF_MAX, buffer: buf },
+    );
+    const page = yield* search.rawPage();
+    const position = search.position;
+    f.cursor = position === null ? null : Number(position.offset);
+    if (!page) {
+      f.at = f.end = 0;
+      f.cursor = null;
+      return;
+    }
+    // The pool buffer, or TREE_SEARCH (v1)'s own.
+    const view = page.buf.buffer === buf.buffer ? this.pageViews[depth]! : viewOf(page.buf);
+    f.buf = page.buf;
+    f.view = view;
+    f.at = page.start;
+    f.end = page.start;
+    for (let i = 0; i < page.count; i++) f.end += HEADER + view.getUint32(f.end + H_LEN, HOST_LE);
+    const lastId = u64At(view, this.lastItem(view, page.start, f.end) + H_OFFSET, HOST_LE, 'id');
+    if (lastId > this.last) this.last = lastId;
+  }
+
+  // ---- unprivileged mode ----
+
+  private *nextUser(): Op<SubvolumeEntry | undefined> {
+    for (;;) {
+      const parent = this.stack[this.stack.length - 1];
+      if (!parent) return undefined;
+      if (parent.next === parent.pending.length && parent.cursor !== null) {
+        parent.pending = [];
+        parent.next = 0;
+        yield* this.fetchUser(parent);
+      }
+      if (parent.next === parent.pending.length) {
+        this.stack.pop();
+        if (parent.fd !== null && parent.fd !== this.fd) yield* close(parent.fd);
+        if (this.postOrder && this.stack.length > 0) return yield* this.entryUser(parent);
+        continue;
+      }
+      const f = yield* this.visitUser(parent, parent.pending[parent.next++]!);
+      this.stack.push(f);
+      if (!this.postOrder) return yield* this.entryUser(f);
     }
   }
 
-  /** Fetches the next page of `frame`'s children into `frame.pending`. */
-  private *fetchChildren(frame: Frame): Op<void> {
-    if (this.privileged) {
-      const search = new TreeSearch(
-        this.fd!,
-        {
-          treeId: BTRFS_ROOT_TREE_OBJECTID,
-          min: { objectid: frame.id, type: BTRFS_ROOT_REF_KEY, offset: frame.cursor! },
-          max: { objectid: frame.id, type: BTRFS_ROOT_REF_KEY, offset: U64_MAX },
-        },
-        this.ctx,
-        { bufferSize: SEARCH_BUFFER, maxItems: 256, maxItemSize: ROOT_REF_MAX, buffer: this.searchBuffer },
-      );
-      const page = yield* search.page();
-      const fetched: Child[] = [];
-      for (const item of page) {
-        if (item.type !== BTRFS_ROOT_REF_KEY || item.objectid !== frame.id) continue;
-        fetched.push({ id: item.offset, dirid: btrfs_root_ref.get(item.data, 'dirid'), name: rootRefName(item.data) });
-      }
-      const last = page[page.length - 1];
-      // A page that was not full holds the last children: no further (empty) search is needed.
-      frame.cursor = last && last.offset < U64_MAX && !search.done ? last.offset + 1n : null;
-      yield* this.prefetch(frame, fetched);
-      frame.pending.push(...fetched);
+  private *entryUser(f: Frame): Op<SubvolumeEntry> {
+    if (this.withInfo && f.info === undefined) {
+      // GET_SUBVOL_INFO needs an fd inside it: one we could not open is an error.
+      if (f.fd === null) throw sysError(EACCES, 'open', { ...this.ctx, kind: 'OPEN_FAILED', path: f.path });
+      f.info = yield* infoOfFd(f.fd, this.ctx);
+    }
+    return this.entry(f);
+  }
+
+  /** The child's name and directory from INO_LOOKUP_USER; enters it to list its own children. */
+  private *visitUser(parent: Frame, c: Child): Op<Frame> {
+    const args = btrfs_ioctl_ino_lookup_user_args.encode({ dirid: BigInt(c.dirid), treeid: BigInt(c.id) });
+    yield* ioctl(parent.fd!, BTRFS_IOC_INO_LOOKUP_USER, args, { ...this.ctx, kind: 'INO_LOOKUP_USER_FAILED' }, { name: 'BTRFS_IOC_INO_LOOKUP_USER' });
+    const { name, path: dir } = btrfs_ioctl_ino_lookup_user_args.decode(args);
+    const relative = dir === '' ? name : joinPath(dir.replace(/\/$/, ''), name);
+    const path = parent.path === '' ? relative : joinPath(parent.path, relative);
+    // A subvolume we may not open is listed but not entered.
+    const fd: number = yield { op: 'open', path: `/proc/self/fd/${parent.fd}/${relative}`, flags: O_RDONLY | O_DIRECTORY };
+    if (fd < 0 && fd !== EACCES && fd !== EPERM) throw sysError(fd, 'open', { ...this.ctx, kind: 'OPEN_FAILED', path });
+    return frame(c.id, parent.id, c.dirid, path, undefined, fd < 0 ? null : 0, fd < 0 ? null : fd);
+  }
+
+  /** Fetches the next page of `f`'s children (GET_SUBVOL_ROOTREF) into `f.pending`. */
+  private *fetchUser(f: Frame): Op<void> {
+    if (f.fd === null) {
+      f.cursor = null;
       return;
     }
-    if (frame.fd === null) {
-      frame.cursor = null;
-      return;
-    }
-    const args = btrfs_ioctl_get_subvol_rootref_args.encode({ min_treeid: frame.cursor! });
-    const result = yield* ioctl(frame.fd, BTRFS_IOC_GET_SUBVOL_ROOTREF, args, { ...this.ctx, kind: 'GET_SUBVOL_ROOTREF_FAILED' }, {
+    const args = btrfs_ioctl_get_subvol_rootref_args.encode({ min_treeid: BigInt(f.cursor!) });
+    const result = yield* ioctl(f.fd, BTRFS_IOC_GET_SUBVOL_ROOTREF, args, { ...this.ctx, kind: 'GET_SUBVOL_ROOTREF_FAILED' }, {
       name: 'BTRFS_IOC_GET_SUBVOL_ROOTREF',
       allow: [EOVERFLOW], // "more to come", with a valid page
     });
     const count = btrfs_ioctl_get_subvol_rootref_args.get(args, 'num_items');
     for (let i = 0; i < count; i++) {
       const at = ROOTREF_OFFSET + i * ROOTREF_SIZE;
-      frame.pending.push({ id: args.readBigUInt64LE(at), dirid: args.readBigUInt64LE(at + 8) });
+      f.pending.push({ id: toSafeNumber(args.readBigUInt64LE(at), 'id'), dirid: toSafeNumber(args.readBigUInt64LE(at + 8), 'dirid') });
     }
-    frame.cursor = result === EOVERFLOW ? btrfs_ioctl_get_subvol_rootref_args.get(args, 'min_treeid') : null;
+    f.cursor = result === EOVERFLOW ? toSafeNumber(btrfs_ioctl_get_subvol_rootref_args.get(args, 'min_treeid'), 'id') : null;
   }
+}
+
+/** The rest of an operation that already yielded `first`: for a driver to take over. */
+function* resume<T>(op: Op<T>, first: IteratorResult<Step, T>): Op<T> {
+  let next = first;
+  while (!next.done) {
+    let result: unknown;
+    try {
+      result = yield next.value;
+    } catch (error) {
+      next = op.throw(error);
+      continue;
+    }
+    next = op.next(result);
+  }
+  return next.value;
 }
 
 function coreOf(path: PathOrFd, options: SubvolumeIteratorOptions | undefined): IteratorCore {
@@ -346,7 +679,10 @@ export class SubvolumeIterator implements IterableIterator<SubvolumeEntry> {
   /** The next subvolume; `done` after the last (the descriptor is then released). */
   next(): IteratorResult<SubvolumeEntry> {
     try {
-      const value = runSync(this.core.nextOp());
+      // Most entries need no system call: the driver only takes over a walk that yields a step.
+      const op = this.core.nextOp();
+      const first = op.next();
+      const value = first.done ? first.value : runSync(resume(op, first));
       if (value === undefined) {
         this.close();
         return { done: true, value: undefined };
@@ -394,6 +730,7 @@ export class SubvolumeIterator implements IterableIterator<SubvolumeEntry> {
 export class AsyncSubvolumeIterator implements AsyncIterableIterator<SubvolumeEntry> {
   private readonly core: IteratorCore;
   private queue: Promise<unknown> = Promise.resolve();
+  private busy = 0;
 
   /** @param path see {@link SubvolumeIterator} */
   constructor(path: PathOrFd, options?: SubvolumeIteratorOptions) {
@@ -411,21 +748,42 @@ export class AsyncSubvolumeIterator implements AsyncIterableIterator<SubvolumeEn
     return this.core.fd!;
   }
 
-  /** The next subvolume; `done` after the last (the descriptor is then released). */
+  /**
+   * The next subvolume; `done` after the last (the descriptor is then released). Most entries need
+   * no system call (a search reads hundreds at once): when no call is in flight, the walk runs here
+   * up to its first step, and only a walk that needs one goes to the thread pool.
+   */
   next(): Promise<IteratorResult<SubvolumeEntry>> {
-    return this.serial(async () => {
-      try {
-        const value = await runAsync(this.core.nextOp());
-        if (value === undefined) {
-          await runAsync(this.core.closeOp());
-          return { done: true, value: undefined };
-        }
-        return { done: false, value };
-      } catch (error) {
-        await runAsync(this.core.closeOp());
-        throw error;
-      }
-    });
+    if (this.busy > 0) return this.serial(() => this.finish(this.core.nextOp()));
+    const op = this.core.nextOp();
+    let first: IteratorResult<Step, SubvolumeEntry | undefined>;
+    try {
+      first = op.next();
+    } catch (error) {
+      return this.serial(() => this.fail(error));
+    }
+    if (first.done && first.value !== undefined) return Promise.resolve({ done: false, value: first.value });
+    return this.serial(() => this.finish(resume(op, first)));
+  }
+
+  /** Runs the rest of a `nextOp` off the event loop; closes at the end or on failure. */
+  private async finish(op: Op<SubvolumeEntry | undefined>): Promise<IteratorResult<SubvolumeEntry>> {
+    let value: SubvolumeEntry | undefined;
+    try {
+      value = await runAsync(op);
+    } catch (error) {
+      return this.fail(error);
+    }
+    if (value === undefined) {
+      await runAsync(this.core.closeOp());
+      return { done: true, value: undefined };
+    }
+    return { done: false, value };
+  }
+
+  private async fail(error: unknown): Promise<never> {
+    await runAsync(this.core.closeOp());
+    throw error;
   }
 
   /** Called by `for await` on `break`: releases the descriptors. */
@@ -449,9 +807,20 @@ export class AsyncSubvolumeIterator implements AsyncIterableIterator<SubvolumeEn
     return this.close();
   }
 
-  /** Calls run one at a time: `next()` calls made without awaiting still see a consistent walk. */
+  /**
+   * Calls run one at a time: `next()` calls made without awaiting still see a consistent walk.
+   * `busy` counts the calls queued or running; it drops before the caller sees the result.
+   */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(fn, fn);
+    this.busy++;
+    const run = async (): Promise<T> => {
+      try {
+        return await fn();
+      } finally {
+        this.busy--;
+      }
+    };
+    const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;
   }
