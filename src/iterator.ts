@@ -44,12 +44,15 @@ const EOVERFLOW = -75;
 const EACCES = -13;
 const EPERM = -1;
 /**
- * Root mode: the largest chunk (result bytes of one search), and the largest page of a frame's
- * children, in 16 KiB units (256 KiB holds ~4,500 ROOT_REF items of short names). Tests shrink them
- * to exercise chunks and pages that stop part-way.
+ * Root mode: the largest chunk (result bytes of one search: 256 KiB holds the items of ~480
+ * subvolumes), and the largest page of a frame's children, in 16 KiB units (64 KiB holds ~1,100
+ * ROOT_REF items of short names). Larger chunks save searches but touch more memory: after a fork
+ * each 4 KiB page first written costs a copy-on-write fault, ~20 µs here, and 1 MiB chunks made
+ * the first listing after a child process ~6 ms slower. Tests shrink both to exercise chunks and
+ * pages that stop part-way.
  * @internal
  */
-export const prefetchTuning = { bufferSize: 1 << 20, pages: 16 };
+export const prefetchTuning = { bufferSize: 262144, pages: 4 };
 /** The first chunk; a chunk more than half full asks for four times more next time. */
 const FIRST_CHUNK = 65536;
 /** The first listing of a frame's own ROOT_REF items (most subvolumes have few children). */
@@ -69,6 +72,7 @@ const REF_NAME_LEN = 16;
 const REF_NAME = 18;
 /** The root directory of every subvolume: a child there needs no INO_LOOKUP. */
 const ROOT_DIR = 256;
+const ROOT_DIR_BIG = 256n;
 const TWO_32 = 0x1_0000_0000;
 /** Directory paths remembered per frame (INO_LOOKUP results), at most. */
 const DIR_CACHE = 1024;
@@ -142,6 +146,8 @@ interface Frame {
   listed: boolean;
   /** Root mode: paths of directories holding its children, by inode (INO_LOOKUP results). */
   dirs: Map<number, string> | null;
+  /** Root mode: `id` as a bigint, once a child's info needed it. */
+  bigId: bigint | null;
   /** Unprivileged mode: an fd inside this subvolume (null when it could not be opened). */
   fd: number | null;
   /** Unprivileged mode: children fetched, visited from index `next` on. */
@@ -150,7 +156,7 @@ interface Frame {
 }
 
 function frame(id: number, parentId: number, dirId: number, path: string, info: SubvolumeInfo | undefined, cursor: number | null, fd: number | null): Frame {
-  return { id, parentId, dirId, path, info, cursor, buf: null, view: null, at: 0, end: 0, listed: false, dirs: null, fd, pending: [], next: 0 };
+  return { id, parentId, dirId, path, info, cursor, buf: null, view: null, at: 0, end: 0, listed: false, dirs: null, bigId: null, fd, pending: [], next: 0 };
 }
 
 const joinPath = (a: string, b: string): string => (a === '' ? b : `${a}/${b}`);
@@ -310,7 +316,7 @@ export class IteratorCore {
       if (this.withInfo) {
         info =
           row >= 0 && this.rowItem[row]! >= 0
-            ? this.decode(this.rowItem[row]!, id, parent.id, dirid)
+            ? this.decode(this.rowItem[row]!, id, parent, dirid)
             : yield* infoById(this.fd!, BigInt(id), this.ctx, { parentId: BigInt(parent.id), dirId: BigInt(dirid) });
       }
       // A leaf needs no frame. No row although the chunk covers it: no items left (deleted meanwhile).
@@ -337,9 +343,10 @@ export class IteratorCore {
   }
 
   /** A ROOT_ITEM in the chunk (header at `at`) as a SubvolumeInfo. */
-  private decode(at: number, id: number, parentId: number, dirId: number): SubvolumeInfo {
+  private decode(at: number, id: number, parent: Frame, dirId: number): SubvolumeInfo {
     const len = this.view!.getUint32(at + H_LEN, HOST_LE);
-    return rootItemInfo(this.chunk!.subarray(at + HEADER, at + HEADER + len), BigInt(id), BigInt(parentId), BigInt(dirId));
+    const parentId = (parent.bigId ??= BigInt(parent.id));
+    return rootItemInfo(this.chunk!.subarray(at + HEADER, at + HEADER + len), BigInt(id), parentId, dirId === ROOT_DIR ? ROOT_DIR_BIG : BigInt(dirId));
   }
 
   /**
