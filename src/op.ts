@@ -25,7 +25,6 @@ export type Step =
   | { op: 'stat'; path: string }
   | { op: 'fstat'; fd: number }
   | { op: 'rmdir'; path: string }
-  | { op: 'buffer'; size: number; zeroed: boolean }
   | { op: 'readdir'; path: string }
   | { op: 'readFile'; path: string }
   | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
@@ -60,34 +59,40 @@ function statResult(s: fs.Stats): StatResult {
 }
 
 /**
- * Zeroed argument buffers for the sync driver, reused across calls: a 4 KiB Buffer.alloc costs
- * about as much as the ioctl it carries, mostly in GC. A sync run cannot interleave with another
- * (it holds the thread), so what it borrowed is free again when it returns. Operations only ask
- * for buffers through the 'buffer' step and decode them before they return.
+ * Argument buffers for the sync driver, reused across calls: a 4 KiB Buffer.alloc costs about as
+ * much as the ioctl it carries, mostly in GC. A sync run cannot interleave with another (it holds
+ * the thread), so what it borrowed is free again when it returns. Operations get buffers from
+ * {@link argBuffer} and decode them before they return.
  */
 const spare = new Map<number, Buffer[]>();
-let lent: Buffer[] = [];
+/** Buffers lent to the sync runs in progress (a nested run stacks its loans on top). */
+const lent: Buffer[] = [];
+/** How many runSync calls are on the stack. */
+let syncRuns = 0;
 
 function borrow(size: number, zeroed: boolean): Buffer {
   const buf = spare.get(size)?.pop();
-  lent.push(buf ?? Buffer.alloc(size));
-  return buf ? (zeroed ? buf.fill(0) : buf) : lent[lent.length - 1]!;
+  if (buf === undefined) {
+    const fresh = Buffer.alloc(size);
+    lent.push(fresh);
+    return fresh;
+  }
+  lent.push(buf);
+  return zeroed ? buf.fill(0) : buf;
 }
 
-function giveBack(): void {
-  for (const buf of lent) {
+function giveBack(mark: number): void {
+  while (lent.length > mark) {
+    const buf = lent.pop()!;
     let list = spare.get(buf.length);
     if (!list) spare.set(buf.length, (list = []));
     if (list.length < (buf.length > 65536 ? 1 : 8)) list.push(buf); // bounded: at most one big search buffer kept
   }
-  lent = [];
 }
 
 function execSync(step: Step): unknown {
   try {
     switch (step.op) {
-      case 'buffer':
-        return borrow(step.size, step.zeroed);
       case 'open':
         return fs.openSync(step.path, step.flags);
       case 'close':
@@ -127,10 +132,6 @@ function callback<T>(resolve: (value: unknown) => void, map: (value: T) => unkno
 function execAsync(step: Step): Promise<unknown> {
   return new Promise((resolve) => {
     switch (step.op) {
-      case 'buffer':
-        // Async runs interleave: never shared. Unzeroed memory only where the caller reads back no
-        // more than the kernel reports having written.
-        return resolve(step.zeroed ? Buffer.alloc(step.size) : Buffer.allocUnsafeSlow(step.size));
       case 'open':
         return fs.open(step.path, step.flags, callback(resolve));
       case 'close':
@@ -197,23 +198,35 @@ export async function driveAsync<S, T>(op: Generator<S, T, unknown>, exec: (step
 
 /** Runs an operation to completion on the calling thread. */
 export function runSync<T>(op: Op<T>): T {
-  const outer = lent;
-  lent = [];
+  const mark = lent.length;
+  syncRuns++;
   try {
     return driveSync(op, execSync);
   } finally {
-    giveBack();
-    lent = outer;
+    syncRuns--;
+    giveBack(mark);
   }
 }
 
 /**
  * A buffer of `size` bytes for an ioctl argument, valid until the operation returns: zeroed, unless
- * `zeroed` is false, for large output buffers of which the caller reads only what the kernel says
- * it wrote (a tree search's result area: zeroing 256 KiB costs more than the search).
+ * `zeroed` is false, for output buffers of which the caller reads only what the kernel says it
+ * wrote (a tree search's result area: zeroing 256 KiB costs more than the search).
+ *
+ * A plain call, not a step: it is on every per-call path, and a step costs a generator and a trip
+ * through the driver. An operation's code runs only inside its driver's `next()`, so `syncRuns`
+ * tells which driver is asking: a sync run reuses buffers; an async run gets fresh ones, since
+ * async runs interleave.
  */
+export function argBuffer(size: number, zeroed = true): Buffer {
+  if (syncRuns > 0) return borrow(size, zeroed);
+  return zeroed ? Buffer.alloc(size) : Buffer.allocUnsafeSlow(size);
+}
+
+/** {@link argBuffer} for code written as `yield* buffer(size)`. */
+// eslint-disable-next-line require-yield
 export function* buffer(size: number, zeroed = true): Op<Buffer> {
-  return yield { op: 'buffer', size, zeroed };
+  return argBuffer(size, zeroed);
 }
 
 /** Runs an operation with every step off the event loop. */
@@ -260,14 +273,7 @@ export interface IoctlOptions {
  * else `ctx.kind`.
  */
 export function* ioctl(fd: number, request: number, arg: IoctlArg, ctx: StepContext, options: IoctlOptions): Op<number> {
-  const result: number = yield {
-    op: 'ioctl',
-    fd,
-    request,
-    arg,
-    patches: options.patches ?? null,
-    blocking: options.blocking ?? false,
-  };
+  const result: number = yield { op: 'ioctl', fd, request, arg, patches: options.patches ?? null, blocking: options.blocking ?? false };
   if (result >= 0 || options.allow?.includes(result)) return result;
   throw yield* classify(fd, result, ctx, options);
 }
@@ -278,18 +284,17 @@ export function* ioctl(fd: number, request: number, arg: IoctlArg, ctx: StepCont
  * {@link ioctl} does, from the path.
  */
 export function* ioctlAt(path: string, flags: number, request: number, arg: IoctlArg, ctx: StepContext, options: IoctlOptions): Op<number> {
-  const result: number = yield {
-    op: 'ioctlAt',
-    path,
-    flags,
-    request,
-    arg,
-    patches: options.patches ?? null,
-    blocking: options.blocking ?? false,
-  };
-  if (result <= -OPEN_FAILED_BASE) throw sysError(result + OPEN_FAILED_BASE, 'open', { ...ctx, path, fd: undefined }, 'OPEN_FAILED');
-  if (result >= 0 || options.allow?.includes(result)) return result;
-  throw yield* classify(path, result, ctx, options);
+  const result: number = yield { op: 'ioctlAt', path, flags, request, arg, patches: options.patches ?? null, blocking: options.blocking ?? false };
+  if (result >= 0 || (result > -OPEN_FAILED_BASE && options.allow?.includes(result))) return result;
+  throw yield* ioctlFailure(path, result, ctx, options);
+}
+
+/** The error for a failed ioctl or ioctlAt step (`target` is the fd or the path it was made on). */
+function* ioctlFailure(target: number | string, result: number, ctx: StepContext, options: IoctlOptions): Op<Error> {
+  if (typeof target === 'string' && result <= -OPEN_FAILED_BASE) {
+    return sysError(result + OPEN_FAILED_BASE, 'open', { ...ctx, path: target, fd: undefined }, 'OPEN_FAILED');
+  }
+  return yield* classify(target, result, ctx, options);
 }
 
 /** Builds the error for a failed ioctl, looking at what `target` (fd or path) is to choose the kind. */
@@ -307,7 +312,9 @@ export function* classify(target: number | string, errno: number, ctx: StepConte
 }
 
 /**
- * One ioctl on a target: on the caller's descriptor, or on a path through the composite step.
+ * One ioctl on a target: on the caller's descriptor, or on a path through the composite step. One
+ * generator, not a delegation to {@link ioctl} or {@link ioctlAt}: this is the per-call path of
+ * every question asked of a path, and each generator layer costs.
  * @internal
  */
 export function* targetIoctl(
@@ -318,8 +325,15 @@ export function* targetIoctl(
   ctx: StepContext,
   options: IoctlOptions,
 ): Op<number> {
-  if (target.fd !== undefined) return yield* ioctl(target.fd, request, arg, ctx, options);
-  return yield* ioctlAt(target.path!, openFlags, request, arg, ctx, options);
+  const patches = options.patches ?? null;
+  const blocking = options.blocking ?? false;
+  const fd = target.fd;
+  const result: number =
+    fd !== undefined
+      ? yield { op: 'ioctl', fd, request, arg, patches, blocking }
+      : yield { op: 'ioctlAt', path: target.path!, flags: openFlags, request, arg, patches, blocking };
+  if (result >= 0 || (result > -OPEN_FAILED_BASE && options.allow?.includes(result))) return result;
+  throw yield* ioctlFailure(fd ?? target.path!, result, ctx, options);
 }
 
 // ---- descriptors of the caller's target ----

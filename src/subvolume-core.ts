@@ -14,7 +14,7 @@ import {
   BTRFS_ROOT_SUBVOL_RDONLY,
   BTRFS_ROOT_TREE_OBJECTID,
 } from './kernel/constants';
-import { formatUuid, le64Number, toSafeNumber, u64Number, viewOf } from './kernel/struct';
+import { formatUuidAt, le64Number, toSafeNumber, u64Number, viewOf } from './kernel/struct';
 import {
   BTRFS_IOC_GET_SUBVOL_INFO,
   BTRFS_IOC_INO_LOOKUP,
@@ -107,9 +107,9 @@ function infoFrom(bytes: Buffer, view: DataView, f: InfoFields, read64: U64Reade
     dirId,
     flags,
     readOnly: (flags & ROOT_SUBVOL_RDONLY) !== 0,
-    uuid: formatUuid(bytes.subarray(f.uuid.offset, f.uuid.offset + 16)),
-    parentUuid: formatUuid(bytes.subarray(f.parent_uuid.offset, f.parent_uuid.offset + 16)),
-    receivedUuid: formatUuid(bytes.subarray(f.received_uuid.offset, f.received_uuid.offset + 16)),
+    uuid: formatUuidAt(bytes, f.uuid.offset),
+    parentUuid: formatUuidAt(bytes, f.parent_uuid.offset),
+    receivedUuid: formatUuidAt(bytes, f.received_uuid.offset),
     generation: read64(view, f.generation.offset, 'subvolume generation'),
     ctransid: read64(view, f.ctransid.offset, 'subvolume ctransid'),
     otransid: read64(view, f.otransid.offset, 'subvolume otransid'),

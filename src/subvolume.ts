@@ -24,7 +24,7 @@ import {
   BTRFS_SUBVOL_SPEC_BY_ID,
   BTRFS_SUPER_MAGIC,
 } from './kernel/constants';
-import { toSafeNumber, u64Number, viewOf } from './kernel/struct';
+import { HOST_LE, toSafeNumber, u64Number, viewOf } from './kernel/struct';
 import {
   BTRFS_IOC_DEFAULT_SUBVOL,
   BTRFS_IOC_GET_SUBVOL_INFO,
@@ -44,7 +44,7 @@ import {
   encodeQgroupInherit,
 } from './kernel/subvol';
 import { btrfs_dir_item } from './kernel/tree';
-import { buffer, classify, close, ioctl, ioctlAt, type Op, open, runAsync, runSync, type StatResult, targetIoctl, withDir, withTarget } from './op';
+import { argBuffer, buffer, classify, close, ioctl, ioctlAt, type IoctlOptions, type Op, open, runAsync, runSync, type StatResult, targetIoctl, withDir, withTarget } from './op';
 import {
   backRef,
   decodeSubvolInfo,
@@ -174,12 +174,18 @@ export function isSubvolumeSync(path: PathOrFd): boolean {
   return runSync(isSubvolumeOp(checkPathOrFd(path)));
 }
 
+const LOOKUP = btrfs_ioctl_ino_lookup_args.fields;
+const INO_LOOKUP_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_INO_LOOKUP' };
+
 function* subvolumeIdOp(target: Target): Op<number> {
   const ctx = contextOf('subvolumeId', 'INO_LOOKUP_FAILED', target);
-  const args = yield* buffer(btrfs_ioctl_ino_lookup_args.size);
-  btrfs_ioctl_ino_lookup_args.write(args, { treeid: 0n, objectid: BTRFS_FIRST_FREE_OBJECTID });
-  yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_INO_LOOKUP, args, ctx, { name: 'BTRFS_IOC_INO_LOOKUP' });
-  return u64Number(viewOf(args), btrfs_ioctl_ino_lookup_args.fields.treeid.offset, 'id');
+  // Unzeroed: the kernel reads only treeid and objectid (set here) and writes the name it returns.
+  const args = argBuffer(btrfs_ioctl_ino_lookup_args.size, false);
+  const view = viewOf(args);
+  view.setBigUint64(LOOKUP.treeid.offset, 0n, HOST_LE); // 0: the tree of the inode itself
+  view.setBigUint64(LOOKUP.objectid.offset, BTRFS_FIRST_FREE_OBJECTID, HOST_LE);
+  yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_INO_LOOKUP, args, ctx, INO_LOOKUP_OPTIONS);
+  return u64Number(view, LOOKUP.treeid.offset, 'id');
 }
 
 /**
@@ -225,16 +231,18 @@ export function subvolumePathSync(path: PathOrFd, id?: Id): string {
   return runSync(subvolumePathOp(checkPathOrFd(path), checkOptionalId(id, 'id')));
 }
 
+const GET_SUBVOL_INFO_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_GET_SUBVOL_INFO', allow: [ENOTTY] };
+
 function* subvolumeInfoOp(target: Target, id: bigint): Op<SubvolumeInfo> {
   const ctx = contextOf('subvolumeInfo', 'GET_SUBVOL_INFO_FAILED', target);
   if (id === 0n && !legacyIoctls()) {
     // The common question, one composite step: GET_SUBVOL_INFO on the path (or the caller's fd).
-    const args = yield* buffer(btrfs_ioctl_get_subvol_info_args.size);
-    const options = { name: 'BTRFS_IOC_GET_SUBVOL_INFO', allow: [ENOTTY] };
-    const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_GET_SUBVOL_INFO, args, ctx, options);
+    // Unzeroed: the kernel copies out the whole struct.
+    const args = argBuffer(btrfs_ioctl_get_subvol_info_args.size, false);
+    const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_GET_SUBVOL_INFO, args, ctx, GET_SUBVOL_INFO_OPTIONS);
     if (result !== ENOTTY) return decodeSubvolInfo(args);
     // Not on btrfs: say so about this ioctl; on btrfs, an old kernel: fall back below.
-    const error = yield* classify(target.fd ?? target.path!, result, ctx, options);
+    const error = yield* classify(target.fd ?? target.path!, result, ctx, GET_SUBVOL_INFO_OPTIONS);
     if ((error as { kind?: string }).kind === 'NOT_BTRFS') throw error;
   }
   return yield* withTarget(target, ctx, function* (fd) {
@@ -274,10 +282,12 @@ function* getFlags(fd: number, ctx: StepContext): Op<bigint> {
   return viewOf(arg).getBigUint64(0, true);
 }
 
+const GETFLAGS_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_SUBVOL_GETFLAGS', needsSubvolume: true };
+
 function* getReadOnlyOp(target: Target): Op<boolean> {
   const ctx = contextOf('getSubvolumeReadOnly', 'SUBVOL_GETFLAGS_FAILED', target);
-  const arg = yield* buffer(8);
-  yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_SUBVOL_GETFLAGS, arg, ctx, { name: 'BTRFS_IOC_SUBVOL_GETFLAGS', needsSubvolume: true });
+  const arg = argBuffer(8, false); // the kernel writes the whole u64
+  yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_SUBVOL_GETFLAGS, arg, ctx, GETFLAGS_OPTIONS);
   return (arg[0]! & Number(BTRFS_SUBVOL_RDONLY)) !== 0;
 }
 

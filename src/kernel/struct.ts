@@ -11,7 +11,8 @@
 import { endianness } from 'node:os';
 import { rangeError } from '../errors';
 
-const HOST_LE = endianness() === 'LE';
+/** Whether the host is little-endian (ioctl arguments are in host order). */
+export const HOST_LE = endianness() === 'LE';
 
 /** One field of a struct: where it is, how big, and how to read and write it. */
 export interface Field<T> {
@@ -279,14 +280,20 @@ export function toNumberOrNull(value: bigint, what: string): number | null {
 /** A 16-byte UUID as a lowercase 8-4-4-4-12 string, or `null` when all bytes are zero. */
 export function formatUuid(raw: Uint8Array): string | null {
   if (raw.length !== 16) throw new RangeError(`a UUID has 16 bytes, not ${raw.length}`);
+  return formatUuidAt(raw, 0);
+}
+
+/** {@link formatUuid} of the 16 bytes at `at` in `bytes`, without a subarray (hot in listings). */
+export function formatUuidAt(bytes: Uint8Array, at: number): string | null {
+  if (at < 0 || at + 16 > bytes.length) throw new RangeError(`a UUID at ${at} overruns a ${bytes.length}-byte buffer`);
   let any = 0;
-  for (let i = 0; i < 16; i++) any |= raw[i]!;
+  for (let i = at; i < at + 16; i++) any |= bytes[i]!;
   if (any === 0) return null;
-  // A byte-to-hex table and plain concatenation: no intermediate Buffer or slices (hot in listings).
+  // A byte-to-hex table and plain concatenation: no intermediate Buffer or slices.
   let text = '';
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) text += '-';
-    text += HEX[raw[i]!];
+    text += HEX[bytes[at + i]!];
   }
   return text;
 }
