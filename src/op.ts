@@ -69,21 +69,23 @@ const spare = new Map<number, Buffer[]>();
 const lent: Buffer[] = [];
 /** How many runSync calls are on the stack. */
 let syncRuns = 0;
+/** The loans of the async run whose code is executing (between two of its steps), if any. */
+let asyncLoans: Buffer[] | undefined;
 
-function borrow(size: number, zeroed: boolean): Buffer {
+function borrow(loans: Buffer[], size: number, zeroed: boolean): Buffer {
   const buf = spare.get(size)?.pop();
   if (buf === undefined) {
     const fresh = Buffer.alloc(size);
-    lent.push(fresh);
+    loans.push(fresh);
     return fresh;
   }
-  lent.push(buf);
+  loans.push(buf);
   return zeroed ? buf.fill(0) : buf;
 }
 
-function giveBack(mark: number): void {
-  while (lent.length > mark) {
-    const buf = lent.pop()!;
+function giveBack(loans: Buffer[], mark: number): void {
+  while (loans.length > mark) {
+    const buf = loans.pop()!;
     let list = spare.get(buf.length);
     if (!list) spare.set(buf.length, (list = []));
     if (list.length < (buf.length > 65536 ? 1 : 8)) list.push(buf); // bounded: at most one big search buffer kept
@@ -181,19 +183,29 @@ export function driveSync<S, T>(op: Generator<S, T, unknown>, exec: (step: S) =>
 }
 
 /** The async form of {@link driveSync}: each step is awaited, off the event loop. */
-export async function driveAsync<S, T>(op: Generator<S, T, unknown>, exec: (step: S) => Promise<unknown>): Promise<T> {
-  let next = op.next();
+export async function driveAsync<S, T>(op: Generator<S, T, unknown>, exec: (step: S) => Promise<unknown>, loans?: Buffer[]): Promise<T> {
+  let next = resume(op, loans, false, undefined);
   while (!next.done) {
     let result: unknown;
     try {
       result = await exec(next.value);
     } catch (error) {
-      next = op.throw(error);
+      next = resume(op, loans, true, error);
       continue;
     }
-    next = op.next(result);
+    next = resume(op, loans, false, result);
   }
   return next.value;
+}
+
+/** Runs the operation's code up to its next step, with `loans` as the run whose buffers it borrows. */
+function resume<S, T>(op: Generator<S, T, unknown>, loans: Buffer[] | undefined, fail: boolean, value: unknown): IteratorResult<S, T> {
+  asyncLoans = loans;
+  try {
+    return fail ? op.throw(value) : op.next(value);
+  } finally {
+    asyncLoans = undefined;
+  }
 }
 
 /** Runs an operation to completion on the calling thread. */
@@ -204,7 +216,7 @@ export function runSync<T>(op: Op<T>): T {
     return driveSync(op, execSync);
   } finally {
     syncRuns--;
-    giveBack(mark);
+    giveBack(lent, mark);
   }
 }
 
@@ -219,7 +231,8 @@ export function runSync<T>(op: Op<T>): T {
  * async runs interleave.
  */
 export function argBuffer(size: number, zeroed = true): Buffer {
-  if (syncRuns > 0) return borrow(size, zeroed);
+  if (syncRuns > 0) return borrow(lent, size, zeroed);
+  if (asyncLoans) return borrow(asyncLoans, size, zeroed);
   return zeroed ? Buffer.alloc(size) : Buffer.allocUnsafeSlow(size);
 }
 
@@ -231,7 +244,12 @@ export function* buffer(size: number, zeroed = true): Op<Buffer> {
 
 /** Runs an operation with every step off the event loop. */
 export async function runAsync<T>(op: Op<T>): Promise<T> {
-  return driveAsync(op, execAsync);
+  const loans: Buffer[] = [];
+  try {
+    return await driveAsync(op, execAsync, loans);
+  } finally {
+    giveBack(loans, 0); // every step has settled: the kernel no longer writes into them
+  }
 }
 
 // ---- step helpers: yield one step, throw a classified BtrfsError on failure ----
