@@ -14,7 +14,8 @@
  * As root the walk reads the root tree in large chunks (see {@link IteratorCore.jump}): ids mostly
  * ascend in the order a depth-first walk visits them, so the chunk read for one subvolume usually
  * holds the items of hundreds that follow, and visiting those needs no system call. A listing of
- * 10,000 subvolumes takes about ten searches.
+ * 10,000 subvolumes takes about 35 searches of 256 KiB, where one or two per subvolume were
+ * needed before.
  *
  * Memory stays flat: one chunk, and per level of nesting one frame with at most one page of its
  * children, kept as the kernel wrote them (ROOT_REF items in a reused buffer). Nothing is decoded
@@ -48,17 +49,13 @@ const EPERM = -1;
  * subvolumes), and the largest page of a frame's children, in 16 KiB units (64 KiB holds ~1,100
  * ROOT_REF items of short names). Larger chunks save searches but touch more memory: after a fork
  * each 4 KiB page first written costs a copy-on-write fault, ~20 µs here, and 1 MiB chunks made
- * the first listing after a child process ~6 ms slower. Tests shrink both to exercise chunks and
- * pages that stop part-way.
+ * the first listing after a child process ~6 ms slower. Async iterators too: reading 1 MiB per
+ * trip to the thread pool saved trips (~0.1-0.3 ms each here) but lost more to those faults when
+ * other processes are started in between (bench scenario 2). Tests shrink both to exercise chunks
+ * and pages that stop part-way.
  * @internal
  */
 export const prefetchTuning = { bufferSize: 262144, pages: 4 };
-/**
- * An async iterator reads four times more per search: each is a trip to the thread pool and back
- * (~0.1-0.3 ms on a loaded 2-core machine, against ~10 µs for the call itself), which 10,000
- * subvolumes in 256 KiB chunks made a third of the listing.
- */
-const ASYNC_SCALE = 4;
 /** The first chunk; a chunk more than half full asks for four times more next time. */
 const FIRST_CHUNK = 65536;
 /** The first listing of a frame's own ROOT_REF items (most subvolumes have few children). */
@@ -93,19 +90,32 @@ const COMPLETE = -1;
 
 /**
  * Chunk and page buffers of closed iterators, for the next ones: the kernel writing into fresh
- * memory takes a page fault per 4 KiB, which made a 1 MiB search ~5 ms instead of ~0.8. At most
- * {@link SPARES} are kept.
+ * memory takes a page fault per 4 KiB, which made a 1 MiB search ~5 ms instead of ~0.8. The
+ * {@link SPARES} largest are kept.
  */
 const spares: Buffer[] = [];
 const SPARES = 4;
 
+/** The smallest spare of at least `size` bytes, or a new buffer. */
 function takeSpare(size: number): Buffer {
-  for (let i = spares.length - 1; i >= 0; i--) if (spares[i]!.length >= size) return spares.splice(i, 1)[0]!;
+  let best = -1;
+  for (let i = 0; i < spares.length; i++) {
+    const length = spares[i]!.length;
+    if (length >= size && (best < 0 || length < spares[best]!.length)) best = i;
+  }
+  if (best >= 0) return spares.splice(best, 1)[0]!;
   return Buffer.allocUnsafeSlow(size); // the kernel writes what we read
 }
 
 function giveSpare(buf: Buffer | undefined): void {
-  if (buf !== undefined && spares.length < SPARES) spares.push(buf);
+  if (buf === undefined) return;
+  if (spares.length < SPARES) {
+    spares.push(buf);
+    return;
+  }
+  let smallest = 0;
+  for (let i = 1; i < spares.length; i++) if (spares[i]!.length < spares[smallest]!.length) smallest = i;
+  if (spares[smallest]!.length < buf.length) spares[smallest] = buf;
 }
 
 /** Options for {@link subvolumes} and {@link subvolumesSync}. */
@@ -235,12 +245,10 @@ export class IteratorCore {
     private readonly withInfo: boolean,
     private readonly postOrder: boolean,
     privileged = process.geteuid?.() === 0,
-    async = false,
   ) {
     this.privileged = privileged;
-    const scale = async ? ASYNC_SCALE : 1;
-    this.chunkMax = prefetchTuning.bufferSize * scale;
-    this.pageMax = prefetchTuning.pages * 16384 * scale;
+    this.chunkMax = prefetchTuning.bufferSize;
+    this.pageMax = prefetchTuning.pages * 16384;
     this.chunkSize = Math.min(FIRST_CHUNK, this.chunkMax);
     this.ctx = contextOf('subvolumes', 'SEARCH_FAILED', target);
     this.top = toSafeNumber(top, 'options.top');
@@ -693,7 +701,7 @@ export class IteratorCore {
   }
 }
 
-function coreOf(path: PathOrFd, options: SubvolumeIteratorOptions | undefined, async: boolean): IteratorCore {
+function coreOf(path: PathOrFd, options: SubvolumeIteratorOptions | undefined): IteratorCore {
   const target = checkPathOrFd(path);
   const opts = checkOptions<SubvolumeIteratorOptions>(options);
   return new IteratorCore(
@@ -701,8 +709,6 @@ function coreOf(path: PathOrFd, options: SubvolumeIteratorOptions | undefined, a
     checkOptionalId(opts.top, 'options.top'),
     checkBoolean(opts.info, 'options.info', false),
     checkBoolean(opts.postOrder, 'options.postOrder', false),
-    undefined,
-    async,
   );
 }
 
@@ -725,7 +731,7 @@ export class SubvolumeIterator implements IterableIterator<SubvolumeEntry> {
    *   (OPEN_FAILED), is not on btrfs (NOT_BTRFS) or is not a subvolume root (NOT_SUBVOLUME)
    */
   constructor(path: PathOrFd, options?: SubvolumeIteratorOptions) {
-    this.core = coreOf(path, options, false);
+    this.core = coreOf(path, options);
     runSync(this.core.startOp());
   }
 
@@ -790,7 +796,7 @@ export class AsyncSubvolumeIterator implements AsyncIterableIterator<SubvolumeEn
 
   /** @param path see {@link SubvolumeIterator} */
   constructor(path: PathOrFd, options?: SubvolumeIteratorOptions) {
-    this.core = coreOf(path, options, true);
+    this.core = coreOf(path, options);
   }
 
   /** The descriptor being iterated on; null before the first `next()` and after close. */
