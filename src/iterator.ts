@@ -408,7 +408,7 @@ export class IteratorCore {
         if (dirs.size >= DIR_CACHE) dirs.clear();
         dirs.set(this.needId, dir);
       } else {
-        // No ROOT_ITEM in the chunk (a very old root item, or deleted meanwhile): its own search.
+        // No ROOT_ITEM in the chunk (deleted meanwhile): its own search, which says so.
         const dirid = u64At(parent.view!, parent.at + HEADER, true, 'dirid');
         this.fetched = yield* infoById(this.fd!, BigInt(this.needId), this.ctx, { parentId: BigInt(parent.id), dirId: BigInt(dirid) });
       }
