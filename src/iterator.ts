@@ -37,7 +37,7 @@ import {
 import { close, ioctl, type Op, open, runAsync, runSync, type StatResult } from './op';
 import { SEARCH_ARGS_V2_BUF_OFFSET } from './kernel/search';
 import { type RawPage, TreeSearch } from './tree-search';
-import { type SubvolumeInfo, rootItemInfo, infoById, infoOfFd, inoLookupPath, lookupSubvolumeId } from './subvolume-core';
+import { type SubvolumeInfo, rootItemInfoAt, infoById, infoOfFd, inoLookupPath, lookupSubvolumeId } from './subvolume-core';
 import { checkBoolean, checkOptionalId, checkOptions, checkPathOrFd, contextOf, type PathOrFd, type Target } from './validate';
 
 const { O_RDONLY, O_DIRECTORY } = fs.constants;
@@ -75,7 +75,6 @@ const REF_NAME_LEN = 16;
 const REF_NAME = 18;
 /** The root directory of every subvolume: a child there needs no INO_LOOKUP. */
 const ROOT_DIR = 256;
-const ROOT_DIR_BIG = 256n;
 const TWO_32 = 0x1_0000_0000;
 /** Directory paths remembered per frame (INO_LOOKUP results), at most. */
 const DIR_CACHE = 1024;
@@ -167,8 +166,6 @@ interface Frame {
   listed: boolean;
   /** Root mode: paths of directories holding its children, by inode (INO_LOOKUP results). */
   dirs: Map<number, string> | null;
-  /** Root mode: `id` as a bigint, once a child's info needed it. */
-  bigId: bigint | null;
   /** Unprivileged mode: an fd inside this subvolume (null when it could not be opened). */
   fd: number | null;
   /** Unprivileged mode: children fetched, visited from index `next` on. */
@@ -177,7 +174,7 @@ interface Frame {
 }
 
 function frame(id: number, parentId: number, dirId: number, path: string, info: SubvolumeInfo | undefined, cursor: number | null, fd: number | null): Frame {
-  return { id, parentId, dirId, path, info, cursor, buf: null, view: null, at: 0, end: 0, listed: false, dirs: null, bigId: null, fd, pending: [], next: 0 };
+  return { id, parentId, dirId, path, info, cursor, buf: null, view: null, at: 0, end: 0, listed: false, dirs: null, fd, pending: [], next: 0 };
 }
 
 const joinPath = (a: string, b: string): string => (a === '' ? b : `${a}/${b}`);
@@ -417,9 +414,7 @@ export class IteratorCore {
 
   /** A ROOT_ITEM in the chunk (header at `at`) as a SubvolumeInfo. */
   private decode(at: number, id: number, parent: Frame, dirId: number): SubvolumeInfo {
-    const len = this.view!.getUint32(at + H_LEN, HOST_LE);
-    const parentId = (parent.bigId ??= BigInt(parent.id));
-    return rootItemInfo(this.chunk!.subarray(at + HEADER, at + HEADER + len), BigInt(id), parentId, dirId === ROOT_DIR ? ROOT_DIR_BIG : BigInt(dirId));
+    return rootItemInfoAt(this.chunk!, this.view!, at + HEADER, this.view!.getUint32(at + H_LEN, HOST_LE), id, parent.id, dirId);
   }
 
   /**
