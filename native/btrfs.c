@@ -17,6 +17,10 @@
  * - Composite step: ioctlAt(path, openFlags, request, arg) does open + ioctl + close in one crossing,
  *   since for one-ioctl questions the crossings (and Node's fs.openSync) cost more than the syscalls.
  *   A failed open comes back as -(0x10000 + errno), so the caller can tell which step failed.
+ * - statx(dirfd, path, flags, mask, buf): the raw syscall, which Node does not expose (its fs.stat
+ *   uses statx but returns neither the mask nor the attributes, and builds a Stats object per call).
+ *   `buf` receives the 256-byte struct statx; TypeScript decodes it. Called through syscall(2), so
+ *   the addon keeps its glibc 2.17 floor (glibc's wrapper came in 2.28).
  * - Threads: one body (run_call) serves the sync entry point and both async paths, as libuv's fs.c
  *   does. Async calls normally run on the libuv threadpool; a call marked `blocking` (a transaction
  *   commit, a wait of unknown length) runs on a thread of its own so it cannot starve the 4 pool
@@ -35,6 +39,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,7 +60,9 @@ __asm__(".symver pthread_attr_setstacksize,pthread_attr_setstacksize@GLIBC_2.17"
 #define BLOCKING_IDLE_SECONDS 2
 #define MAX_BLOCKING_THREADS 1024
 
-enum call_kind { CALL_IOCTL, CALL_IOCTL_AT, CALL_MOUNT, CALL_UMOUNT2 };
+enum call_kind { CALL_IOCTL, CALL_IOCTL_AT, CALL_MOUNT, CALL_UMOUNT2, CALL_STATX };
+/* struct statx is 256 bytes in every kernel since 4.11 (spare room included). */
+#define STATX_SIZE 256
 
 /* ioctlAt reports a failed open(2) as -(OPEN_FAILED_BASE + errno), a failed ioctl as -errno. */
 #define OPEN_FAILED_BASE 0x10000
@@ -128,6 +135,10 @@ static void run_call(struct call *c) {
     break;
   case CALL_UMOUNT2:
     rc = umount2(c->target, (int)c->flags);
+    break;
+  case CALL_STATX:
+    /* fd: dirfd, open_flags: AT_* flags, arg_value: the mask, arg: the 256-byte result */
+    rc = syscall(SYS_statx, c->fd, c->target, c->open_flags, (unsigned int)c->arg_value, c->arg);
     break;
   }
   c->result = rc < 0 ? -(int64_t)errno : (int64_t)rc;
@@ -410,6 +421,38 @@ static int parse_umount2(napi_env env, napi_value *argv, size_t argc, struct cal
   return 1;
 }
 
+/* statx(dirfd, path, flags, mask, buf): buf a Buffer/Uint8Array of at least 256 bytes. */
+static int parse_statx(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
+  uint32_t mask;
+  int ok;
+  c->kind = CALL_STATX;
+  if (argc < 5) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "statx(dirfd, path, flags, mask, buf)");
+    return 0;
+  }
+  if (!get_int32(env, argv[0], "dirfd must be a number", &c->fd)) return 0;
+  if (!get_optional_string_into(env, argv[1], "path must be a string", &c->target, c->target_inline, sizeof c->target_inline)) return 0;
+  if (c->target == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "path must be a string");
+    return 0;
+  }
+  if (!get_int32(env, argv[2], "flags must be a number", &c->open_flags)) return 0;
+  if (!get_uint32(env, argv[3], "mask must be an unsigned 32-bit integer", &mask)) return 0;
+  c->arg_value = mask;
+  if (!get_bytes(env, argv[4], &c->arg, &c->arg_len, &ok)) return 0;
+  if (!ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buf must be a Buffer or Uint8Array");
+    return 0;
+  }
+  if (c->arg_len < STATX_SIZE) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "buf must hold at least 256 bytes (struct statx)");
+    return 0;
+  }
+  c->arg_kind = ARG_BUFFER;
+  if (async && !keep(env, c, argv[4])) return 0;
+  return 1;
+}
+
 typedef int (*parse_fn)(napi_env, napi_value *, size_t, struct call *, int);
 
 static int parse_mount_any(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
@@ -438,6 +481,7 @@ static napi_value call_sync(napi_env env, napi_callback_info info, parse_fn pars
 }
 
 static napi_value ioctl_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_ioctl); }
+static napi_value statx_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_statx); }
 static napi_value ioctl_at_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_ioctl_at); }
 static napi_value mount_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_mount_any); }
 static napi_value umount2_sync(napi_env env, napi_callback_info info) { return call_sync(env, info, parse_umount2_any); }
@@ -623,6 +667,8 @@ static napi_value ioctl_at_async(napi_env env, napi_callback_info info) {
 }
 /* mountAsync(source, target, fstype, flags, data, blocking) */
 static napi_value mount_async(napi_env env, napi_callback_info info) { return call_async(env, info, parse_mount_any, 5); }
+/* statxAsync(dirfd, path, flags, mask, buf) (never blocking: a path lookup) */
+static napi_value statx_async(napi_env env, napi_callback_info info) { return call_async(env, info, parse_statx, 5); }
 /* umount2Async(target, flags, blocking) */
 static napi_value umount2_async(napi_env env, napi_callback_info info) {
   return call_async(env, info, parse_umount2_any, 2);
@@ -638,6 +684,8 @@ NAPI_MODULE_INIT() {
       {"mountAsync", NULL, mount_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, umount2_sync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2Async", NULL, umount2_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"statx", NULL, statx_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"statxAsync", NULL, statx_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok)
     return NULL;

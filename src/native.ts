@@ -39,6 +39,9 @@ export interface NativeBinding {
   ): Promise<number>;
   umount2(target: string, flags: number): number;
   umount2Async(target: string, flags: number, blocking: boolean): Promise<number>;
+  /** statx(dirfd, path, flags, mask) into `buf` (at least 256 bytes: struct statx). */
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Uint8Array): number;
+  statxAsync(dirfd: number, path: string, flags: number, mask: number, buf: Uint8Array): Promise<number>;
 }
 
 /** ioctlAt's marker for a failed open: the result is -(OPEN_FAILED_BASE + errno). */

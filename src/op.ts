@@ -13,6 +13,8 @@ import * as fs from 'node:fs';
 import { type BtrfsErrorKind, type StepContext, sysError } from './errors';
 import { dedicatedThreads } from './features';
 import { BTRFS_SUPER_MAGIC } from './kernel/constants';
+import { AT_EMPTY_PATH, S_IFDIR, S_IFMT, STATX_INO, STATX_MNT_ID_UNIQUE, STATX_MODE, STATX_TYPE, statx } from './kernel/stat';
+import { HOST_LE, u64Number, viewOf } from './kernel/struct';
 import { type IoctlArg, native, OPEN_FAILED_BASE, type Patches } from './native';
 
 /** A system call the runners know how to do. Results are numbers (`-errno` on failure) or objects. */
@@ -38,10 +40,10 @@ export type ReadFileResult = string | number;
 /** What a stat step returns: the fields the library uses. */
 export interface StatResult {
   ino: number;
-  dev: number;
   mode: number;
-  uid: number;
   isDirectory: boolean;
+  /** The unique id of the mount the file is on (Linux 6.8+), null when the kernel gave none. */
+  mntId: number | null;
 }
 
 /** An operation: yields steps, receives their results, returns T. */
@@ -54,8 +56,27 @@ function errnoOf(error: unknown): number {
   throw error;
 }
 
-function statResult(s: fs.Stats): StatResult {
-  return { ino: s.ino, dev: s.dev, mode: s.mode, uid: s.uid, isDirectory: s.isDirectory() };
+const AT_FDCWD = -100;
+const STAT_MASK = STATX_TYPE | STATX_MODE | STATX_INO | STATX_MNT_ID_UNIQUE;
+const STX = statx.fields;
+
+/** The fields of a filled struct statx, or the -errno the call returned. */
+function statResult(result: number, buf: Buffer): StatResult | number {
+  if (result < 0) return result;
+  const view = viewOf(buf);
+  const mode = view.getUint16(STX.stx_mode.offset, HOST_LE);
+  const unique = (view.getUint32(STX.stx_mask.offset, HOST_LE) & STATX_MNT_ID_UNIQUE) !== 0;
+  return {
+    ino: u64Number(view, STX.stx_ino.offset, 'stx_ino'),
+    mode,
+    isDirectory: (mode & S_IFMT) === S_IFDIR,
+    mntId: unique ? u64Number(view, STX.stx_mnt_id.offset, 'stx_mnt_id') : null,
+  };
+}
+
+/** stat and fstat through statx(2) in the addon: no fs.Stats object per call (isSubvolume's hot path). */
+function statArgs(step: { op: 'stat'; path: string } | { op: 'fstat'; fd: number }): [number, string, number] {
+  return step.op === 'stat' ? [AT_FDCWD, step.path, 0] : [step.fd, '', AT_EMPTY_PATH];
 }
 
 /**
@@ -107,9 +128,11 @@ function execSync(step: Step): unknown {
       case 'statfs':
         return fs.statfsSync(step.path).type;
       case 'stat':
-        return statResult(fs.statSync(step.path));
-      case 'fstat':
-        return statResult(fs.fstatSync(step.fd));
+      case 'fstat': {
+        const buf = argBuffer(statx.size, false);
+        const [dirfd, path, flags] = statArgs(step);
+        return statResult(native().statx(dirfd, path, flags, STAT_MASK, buf), buf);
+      }
       case 'rmdir':
         fs.rmdirSync(step.path);
         return 0;
@@ -145,9 +168,11 @@ function execAsync(step: Step): Promise<unknown> {
       case 'statfs':
         return fs.statfs(step.path, callback<fs.StatsFs>(resolve, (s) => s.type));
       case 'stat':
-        return fs.stat(step.path, callback<fs.Stats>(resolve, statResult));
-      case 'fstat':
-        return fs.fstat(step.fd, callback<fs.Stats>(resolve, statResult));
+      case 'fstat': {
+        const buf = Buffer.allocUnsafeSlow(statx.size);
+        const [dirfd, path, flags] = statArgs(step);
+        return resolve(native().statxAsync(dirfd, path, flags, STAT_MASK, buf).then((result) => statResult(result, buf)));
+      }
       case 'rmdir':
         return fs.rmdir(step.path, callback(resolve, () => 0));
       case 'readdir':

@@ -14,6 +14,7 @@
  * Members the TS side deliberately does not decode (a nested inode item, result buffers) are
  * listed too; the test checks that no TS field overlaps them.
  */
+#define _GNU_SOURCE /* AT_EMPTY_PATH */
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/btrfs.h>
@@ -21,6 +22,9 @@
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
+#include <linux/stat.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 
 #define STRUCTS(X)                            \
@@ -49,7 +53,8 @@
   X(btrfs_qgroup_info_item)                   \
   X(btrfs_qgroup_limit_item)                  \
   X(loop_info64)                              \
-  X(loop_config)
+  X(loop_config)                              \
+  X(statx)
 
 /* X(struct, field): TS key == C member. Y(struct, ts_key, c_member): flattened. */
 #define FIELDS(X, Y)                                               \
@@ -199,7 +204,11 @@
   X(loop_info64, lo_init)                                          \
   X(loop_config, fd)                                               \
   X(loop_config, block_size)                                       \
-  X(loop_config, info)
+  X(loop_config, info)                                             \
+  X(statx, stx_mask)                                               \
+  X(statx, stx_mode)                                               \
+  X(statx, stx_ino)                                                \
+  X(statx, stx_mnt_id)
 
 /* Named values: V(NAME) prints a header macro; D(NAME, expr) a value the TS side derives. */
 #define VALUES(V, D)                                                                                  \
@@ -277,6 +286,13 @@
   V(MNT_DETACH)                                                                                       \
   V(MNT_EXPIRE)                                                                                       \
   V(UMOUNT_NOFOLLOW)                                                                                  \
+  /* statx(2) */                                                                                      \
+  V(STATX_TYPE)                                                                                       \
+  V(STATX_MODE)                                                                                       \
+  V(STATX_INO)                                                                                        \
+  V(AT_EMPTY_PATH)                                                                                    \
+  V(S_IFMT)                                                                                           \
+  V(S_IFDIR)                                                                                          \
   /* constants */                                                                                     \
   V(BTRFS_IOCTL_MAGIC)                                                                                \
   V(BTRFS_SUPER_MAGIC)                                                                                \

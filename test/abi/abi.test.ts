@@ -25,11 +25,12 @@ const HOW_TO_EXTEND = 'extend the X-macro lists in test/abi/abi.c';
  * Constants src/kernel defines that the 6.1 headers on this machine lack, with the reason. They are
  * skipped, and abi.c must not print them (if it can, the entry is stale). Their values were observed
  * on a 6.18 kernel (../shared/docs/kernel-interfaces.md §4.1, §5.8); test/kernel/quota.test.ts
- * exercises them.
+ * exercises them (the statx bit: test/kernel/subvolume.test.ts).
  */
 const ABSENT_FROM_HEADERS: Record<string, string> = {
   BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA: 'QUOTA_CTL command 4 (simple quotas), added in Linux 6.7',
   BTRFS_QGROUP_STATUS_FLAG_SIMPLE_MODE: 'qgroup status flag 8 (simple quotas), added in Linux 6.7',
+  STATX_MNT_ID_UNIQUE: 'statx mask bit 0x4000 (unique mount ids), added in Linux 6.8; test/kernel/subvolume.test.ts checks the kernel sets it',
 };
 
 /**

@@ -2,9 +2,14 @@
  * The subvolume API against the real kernel, checked against btrfs-progs on the same filesystem.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, openSync, closeSync, writeFileSync, promises as fsp, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, statSync, writeFileSync, promises as fsp, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as btrfs from '../../src/index';
+import { statx, STATX_MNT_ID_UNIQUE } from '../../src/kernel/stat';
+import { native } from '../../src/native';
 import { subvolumeList, subvolumeShow, orNull } from '../helpers/oracle';
 import { btrfsProgs, needsRoot, openFds, type Scratch, scratchBtrfs } from '../helpers/scratch';
 
@@ -43,6 +48,36 @@ describe('subvolumes and snapshots (kernel, checked with btrfs-progs)', { skip: 
       await handle.close();
     }
     await assert.rejects(btrfs.isSubvolume(`${m}/missing`), { name: 'BtrfsError', code: 'ENOENT', kind: 'STATFS_FAILED' });
+  });
+
+  it('isSubvolume remembers filesystem types by unique mount id, and a directory with inode 256 elsewhere is not a subvolume', async () => {
+    // The kernel takes statx's STATX_MNT_ID_UNIQUE (6.8+, absent from the 6.1 headers): isSubvolume's
+    // per-mount cache relies on these ids never being reused.
+    const buf = Buffer.alloc(256);
+    assert.equal(native().statx(-100, m, 0, STATX_MNT_ID_UNIQUE, buf), 0);
+    assert.ok(buf.readUInt32LE(0) & STATX_MNT_ID_UNIQUE, 'the kernel reports a unique mount id');
+    assert.ok(buf.readBigUInt64LE(statx.fields.stx_mnt_id.offset) >= 0x8000_0000n, 'unique ids start at 2^31, above the old ids');
+    // A tmpfs directory whose inode number is 256: same inode as a btrfs subvolume root, other
+    // filesystem. Asked twice (the second answer comes from the cache) and alternating with btrfs.
+    const t = mkdtempSync(join(tmpdir(), 'btrfs-is-'));
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', t]);
+    try {
+      let dir = '';
+      for (let i = 0; i < 1000 && !dir; i++) {
+        mkdirSync(`${t}/d${i}`);
+        if (statSync(`${t}/d${i}`).ino === 256) dir = `${t}/d${i}`;
+      }
+      assert.ok(dir, 'tmpfs gave some directory inode 256');
+      for (let round = 0; round < 2; round++) {
+        assert.equal(btrfs.isSubvolumeSync(dir), false);
+        assert.equal(await btrfs.isSubvolume(dir), false);
+        assert.equal(btrfs.isSubvolumeSync(m), true);
+        assert.equal(await btrfs.isSubvolume(m), true);
+      }
+    } finally {
+      execFileSync('umount', [t]);
+      rmSync(t, { recursive: true });
+    }
   });
 
   it('subvolumeId equals `btrfs inspect-internal rootid`, for subvolumes, directories and files', async () => {
