@@ -72,6 +72,19 @@ describe('loop devices (kernel)', { skip: needsRoot }, () => {
     assert.deepEqual(loopsBelow(s.dir), []);
   });
 
+  it('autoclear: detach() clears the device through the held descriptor (Sync and Promise), no fd left', async () => {
+    const fds = openFds();
+    const image = s.images[0]!;
+    const sync = btrfs.attachLoopDeviceSync(image, { autoclear: true });
+    sync.detachSync();
+    const later = await btrfs.attachLoopDevice(image, { autoclear: true });
+    await later.detach();
+    for (let i = 0; i < 100 && loopsBelow(s.dir).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(loopsBelow(s.dir), []);
+    assert.deepEqual(losetup(s.dir), []);
+    assert.deepEqual(openFds(), fds);
+  });
+
   it('50 concurrent attaches get 50 distinct devices (EBUSY races retried); all detach; no fd leak', async () => {
     const fds = openFds();
     const images = Array.from({ length: 50 }, (_, i) => `${s.dir}/many${i}.img`);
