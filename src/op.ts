@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { type BtrfsErrorKind, type StepContext, sysError } from './errors';
 import { dedicatedThreads } from './features';
 import { BTRFS_SUPER_MAGIC } from './kernel/constants';
-import { AT_EMPTY_PATH, S_IFDIR, S_IFMT, STATX_INO, STATX_MNT_ID_UNIQUE, STATX_MODE, STATX_TYPE, statx } from './kernel/stat';
+import { AT_EMPTY_PATH, S_IFDIR, S_IFMT, STATX_INO, STATX_MNT_ID_UNIQUE, STATX_MODE, STATX_SUBVOL, STATX_SUBVOL_OFFSET, STATX_TYPE, statx } from './kernel/stat';
 import { HOST_LE, u64Number, viewOf } from './kernel/struct';
 import { type IoctlArg, native, OPEN_FAILED_BASE, type Patches } from './native';
 
@@ -44,6 +44,8 @@ export interface StatResult {
   isDirectory: boolean;
   /** The unique id of the mount the file is on (Linux 6.8+), null when the kernel gave none. */
   mntId: number | null;
+  /** The id of the subvolume holding the file (Linux 6.10+), null when the kernel gave none. */
+  subvol: number | null;
 }
 
 /** An operation: yields steps, receives their results, returns T. */
@@ -57,7 +59,7 @@ function errnoOf(error: unknown): number {
 }
 
 const AT_FDCWD = -100;
-const STAT_MASK = STATX_TYPE | STATX_MODE | STATX_INO | STATX_MNT_ID_UNIQUE;
+const STAT_MASK = STATX_TYPE | STATX_MODE | STATX_INO | STATX_MNT_ID_UNIQUE | STATX_SUBVOL;
 const STX = statx.fields;
 
 /** The fields of a filled struct statx, or the -errno the call returned. */
@@ -65,12 +67,13 @@ function statResult(result: number, buf: Buffer): StatResult | number {
   if (result < 0) return result;
   const view = viewOf(buf);
   const mode = view.getUint16(STX.stx_mode.offset, HOST_LE);
-  const unique = (view.getUint32(STX.stx_mask.offset, HOST_LE) & STATX_MNT_ID_UNIQUE) !== 0;
+  const mask = view.getUint32(STX.stx_mask.offset, HOST_LE);
   return {
     ino: u64Number(view, STX.stx_ino.offset, 'stx_ino'),
     mode,
     isDirectory: (mode & S_IFMT) === S_IFDIR,
-    mntId: unique ? u64Number(view, STX.stx_mnt_id.offset, 'stx_mnt_id') : null,
+    mntId: mask & STATX_MNT_ID_UNIQUE ? u64Number(view, STX.stx_mnt_id.offset, 'stx_mnt_id') : null,
+    subvol: mask & STATX_SUBVOL ? u64Number(view, STATX_SUBVOL_OFFSET, 'stx_subvol') : null,
   };
 }
 

@@ -169,20 +169,30 @@ const SNAP_DESTROY_V2_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_SNAP_DESTROY_V2
  */
 const fsTypeByMount = new Map<number, number>();
 
+/** The filesystem type (statfs f_type) of the mount `st` was found on, or -errno from statfs. */
+function* mountFsType(target: Target, st: StatResult): Op<number> {
+  const known = st.mntId === null ? undefined : fsTypeByMount.get(st.mntId);
+  if (known !== undefined) return known;
+  const type: number = yield { op: 'statfs', path: statPath(target) };
+  if (type >= 0 && st.mntId !== null) {
+    if (fsTypeByMount.size >= 4096) fsTypeByMount.clear();
+    fsTypeByMount.set(st.mntId, type);
+  }
+  return type;
+}
+
+/** stat or fstat of the target (through statx). */
+function* statTarget(target: Target): Op<StatResult | number> {
+  return target.fd !== undefined ? yield { op: 'fstat', fd: target.fd } : yield { op: 'stat', path: target.path! };
+}
+
 function* isSubvolumeOp(target: Target): Op<boolean> {
   // libbtrfsutil's kind for a path that cannot be examined at all (its statfs comes first).
   const ctx = contextOf('isSubvolume', 'STATFS_FAILED', target);
-  const st: StatResult | number = target.fd !== undefined ? yield { op: 'fstat', fd: target.fd } : yield { op: 'stat', path: target.path! };
+  const st = yield* statTarget(target);
   if (typeof st === 'number') throw sysError(st, 'statx', ctx);
-  let type = st.mntId === null ? undefined : fsTypeByMount.get(st.mntId);
-  if (type === undefined) {
-    type = (yield { op: 'statfs', path: statPath(target) }) as number;
-    if (type < 0) throw sysError(type, 'statfs', ctx);
-    if (st.mntId !== null) {
-      if (fsTypeByMount.size >= 4096) fsTypeByMount.clear();
-      fsTypeByMount.set(st.mntId, type);
-    }
-  }
+  const type = yield* mountFsType(target, st);
+  if (type < 0) throw sysError(type, 'statfs', ctx);
   return type === BTRFS_SUPER_MAGIC && st.isDirectory && st.ino === 256;
 }
 
@@ -209,6 +219,11 @@ const INO_LOOKUP_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_INO_LOOKUP' };
 
 function* subvolumeIdOp(target: Target): Op<number> {
   const ctx = contextOf('subvolumeId', 'INO_LOOKUP_FAILED', target);
+  // Linux 6.10+: statx reports the subvolume (btrfs and bcachefs: the mount's type decides), with
+  // no descriptor to open. Anything else, failures included, takes the INO_LOOKUP path, which
+  // reports errors as it always has.
+  const st = yield* statTarget(target);
+  if (typeof st !== 'number' && st.subvol !== null && (yield* mountFsType(target, st)) === BTRFS_SUPER_MAGIC) return st.subvol;
   // Unzeroed: the kernel reads only treeid and objectid (set here) and writes the name it returns.
   const args = argBuffer(btrfs_ioctl_ino_lookup_args.size, false);
   const view = viewOf(args);

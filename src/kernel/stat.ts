@@ -25,6 +25,10 @@ export const STATX_INO = 0x100;
  * reused while the system runs, unlike the old 32-bit mount id (0x1000).
  */
 export const STATX_MNT_ID_UNIQUE = 0x4000;
+/** Want/got stx_subvol, the id of the subvolume holding the file (Linux 6.10+; btrfs, bcachefs). */
+export const STATX_SUBVOL = 0x8000;
+/** Where stx_subvol sits in struct statx (Linux 6.10+; the 6.1 headers still call it __spare3[0]). */
+export const STATX_SUBVOL_OFFSET = 0xa0;
 /** linux/fcntl.h: operate on the dirfd itself when the path is empty (an fstat). */
 export const AT_EMPTY_PATH = 0x1000;
 /** linux/stat.h (S_IFMT, S_IFDIR): the file-type bits of a mode, and a directory's. */

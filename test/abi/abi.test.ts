@@ -30,6 +30,8 @@ const HOW_TO_EXTEND = 'extend the X-macro lists in test/abi/abi.c';
 const ABSENT_FROM_HEADERS: Record<string, string> = {
   BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA: 'QUOTA_CTL command 4 (simple quotas), added in Linux 6.7',
   BTRFS_QGROUP_STATUS_FLAG_SIMPLE_MODE: 'qgroup status flag 8 (simple quotas), added in Linux 6.7',
+  STATX_SUBVOL: 'statx mask bit 0x8000 (subvolume ids), added in Linux 6.10; test/kernel/subvolume.test.ts checks the kernel sets it',
+  STATX_SUBVOL_OFFSET: 'offset of stx_subvol (Linux 6.10), __spare3[0] in the 6.1 headers; checked on the kernel as above',
   STATX_MNT_ID_UNIQUE: 'statx mask bit 0x4000 (unique mount ids), added in Linux 6.8; test/kernel/subvolume.test.ts checks the kernel sets it',
 };
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as btrfs from '../../src/index';
-import { statx, STATX_MNT_ID_UNIQUE } from '../../src/kernel/stat';
+import { statx, STATX_MNT_ID_UNIQUE, STATX_SUBVOL, STATX_SUBVOL_OFFSET } from '../../src/kernel/stat';
 import { native } from '../../src/native';
 import { subvolumeList, subvolumeShow, orNull } from '../helpers/oracle';
 import { btrfsProgs, needsRoot, openFds, type Scratch, scratchBtrfs } from '../helpers/scratch';
@@ -90,6 +90,20 @@ describe('subvolumes and snapshots (kernel, checked with btrfs-progs)', { skip: 
       assert.equal(btrfs.subvolumeIdSync(path), expected, path);
     }
     assert.equal(btrfs.subvolumeIdSync(m), 5);
+    // On this kernel the answer comes from statx (STATX_SUBVOL, 6.10+, absent from the 6.1 headers):
+    // check the kernel takes the bit and puts the id where STATX_SUBVOL_OFFSET says.
+    const buf = Buffer.alloc(256);
+    assert.equal(native().statx(-100, `${m}/idsv/inner/f`, 0, STATX_SUBVOL, buf), 0);
+    assert.ok(buf.readUInt32LE(0) & STATX_SUBVOL, 'the kernel reports stx_subvol');
+    assert.equal(Number(buf.readBigUInt64LE(STATX_SUBVOL_OFFSET)), btrfs.subvolumeIdSync(`${m}/idsv`));
+    // a descriptor too (statx with AT_EMPTY_PATH), left open
+    const fd = openSync(`${m}/idsv/inner`, 'r');
+    try {
+      assert.equal(btrfs.subvolumeIdSync(fd), btrfs.subvolumeIdSync(`${m}/idsv`));
+      assert.equal(await btrfs.subvolumeId(fd), btrfs.subvolumeIdSync(`${m}/idsv`));
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('subvolumeInfo matches `btrfs subvolume show` field by field, by path and by id', async () => {
