@@ -130,11 +130,13 @@ function execSync(step: Step): unknown {
         return native().ioctlAt(step.path, step.flags, step.request, step.arg, step.patches);
       case 'statfs':
         return fs.statfsSync(step.path).type;
-      case 'stat':
+      case 'stat': {
+        const buf = argBuffer(statx.size, false);
+        return statResult(native().statx(AT_FDCWD, step.path, 0, STAT_MASK, buf), buf);
+      }
       case 'fstat': {
         const buf = argBuffer(statx.size, false);
-        const [dirfd, path, flags] = statArgs(step);
-        return statResult(native().statx(dirfd, path, flags, STAT_MASK, buf), buf);
+        return statResult(native().statx(step.fd, '', AT_EMPTY_PATH, STAT_MASK, buf), buf);
       }
       case 'rmdir':
         fs.rmdirSync(step.path);

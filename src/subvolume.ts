@@ -44,7 +44,7 @@ import {
   encodeQgroupInherit,
 } from './kernel/subvol';
 import { btrfs_dir_item } from './kernel/tree';
-import { argBuffer, classify, close, ioctl, ioctlAt, type IoctlOptions, type Op, open, runAsync, runSync, type StatResult, targetIoctl, withDir, withTarget } from './op';
+import { argBuffer, classify, close, ioctl, ioctlAt, type IoctlOptions, type Op, open, runAsync, runSync, type StatResult, type Step, targetIoctl, withDir, withTarget } from './op';
 import {
   backRef,
   decodeSubvolInfo,
@@ -169,10 +169,13 @@ const SNAP_DESTROY_V2_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_SNAP_DESTROY_V2
  */
 const fsTypeByMount = new Map<number, number>();
 
+/** The filesystem type of a mount already seen, if any (no generator: the hot path). */
+function knownFsType(st: StatResult): number | undefined {
+  return st.mntId === null ? undefined : fsTypeByMount.get(st.mntId);
+}
+
 /** The filesystem type (statfs f_type) of the mount `st` was found on, or -errno from statfs. */
 function* mountFsType(target: Target, st: StatResult): Op<number> {
-  const known = st.mntId === null ? undefined : fsTypeByMount.get(st.mntId);
-  if (known !== undefined) return known;
   const type: number = yield { op: 'statfs', path: statPath(target) };
   if (type >= 0 && st.mntId !== null) {
     if (fsTypeByMount.size >= 4096) fsTypeByMount.clear();
@@ -181,17 +184,15 @@ function* mountFsType(target: Target, st: StatResult): Op<number> {
   return type;
 }
 
-/** stat or fstat of the target (through statx). */
-function* statTarget(target: Target): Op<StatResult | number> {
-  return target.fd !== undefined ? yield { op: 'fstat', fd: target.fd } : yield { op: 'stat', path: target.path! };
-}
+/** A stat or fstat step for the target (through statx). */
+const statStep = (target: Target): Step => (target.fd !== undefined ? { op: 'fstat', fd: target.fd } : { op: 'stat', path: target.path! });
 
 function* isSubvolumeOp(target: Target): Op<boolean> {
   // libbtrfsutil's kind for a path that cannot be examined at all (its statfs comes first).
   const ctx = contextOf('isSubvolume', 'STATFS_FAILED', target);
-  const st = yield* statTarget(target);
+  const st: StatResult | number = yield statStep(target);
   if (typeof st === 'number') throw sysError(st, 'statx', ctx);
-  const type = yield* mountFsType(target, st);
+  const type = knownFsType(st) ?? (yield* mountFsType(target, st));
   if (type < 0) throw sysError(type, 'statfs', ctx);
   return type === BTRFS_SUPER_MAGIC && st.isDirectory && st.ino === 256;
 }
@@ -222,8 +223,8 @@ function* subvolumeIdOp(target: Target): Op<number> {
   // Linux 6.10+: statx reports the subvolume (btrfs and bcachefs: the mount's type decides), with
   // no descriptor to open. Anything else, failures included, takes the INO_LOOKUP path, which
   // reports errors as it always has.
-  const st = yield* statTarget(target);
-  if (typeof st !== 'number' && st.subvol !== null && (yield* mountFsType(target, st)) === BTRFS_SUPER_MAGIC) return st.subvol;
+  const st: StatResult | number = yield statStep(target);
+  if (typeof st !== 'number' && st.subvol !== null && (knownFsType(st) ?? (yield* mountFsType(target, st))) === BTRFS_SUPER_MAGIC) return st.subvol;
   // Unzeroed: the kernel reads only treeid and objectid (set here) and writes the name it returns.
   const args = argBuffer(btrfs_ioctl_ino_lookup_args.size, false);
   const view = viewOf(args);
