@@ -266,12 +266,6 @@ export function argBuffer(size: number, zeroed = true): Buffer {
   return zeroed ? Buffer.alloc(size) : Buffer.allocUnsafeSlow(size);
 }
 
-/** {@link argBuffer} for code written as `yield* buffer(size)`. */
-// eslint-disable-next-line require-yield
-export function* buffer(size: number, zeroed = true): Op<Buffer> {
-  return argBuffer(size, zeroed);
-}
-
 /** Runs an operation with every step off the event loop. */
 export async function runAsync<T>(op: Op<T>): Promise<T> {
   const loans: Buffer[] = [];

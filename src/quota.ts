@@ -52,7 +52,7 @@ import {
 } from './kernel/quota';
 import { BTRFS_IOC_TREE_SEARCH_V2, btrfs_ioctl_search_args_v2, btrfs_ioctl_search_key, SEARCH_ARGS_V2_BUF_OFFSET, type SearchItem } from './kernel/search';
 import { le64Number, toNumberOrNull, toSafeNumber, U64_MAX, viewOf } from './kernel/struct';
-import { buffer, classify, ioctl, type IoctlOptions, type Op, openTarget, releaseTarget, runAsync, runSync, targetIoctl, withTarget } from './op';
+import { argBuffer, classify, ioctl, type IoctlOptions, type Op, openTarget, releaseTarget, runAsync, runSync, targetIoctl, withTarget } from './op';
 import { type Key, type SearchRange, TreeSearch } from './tree-search';
 import { checkOptions, checkPathOrFd, checkQgroupId, contextOf, type PathOrFd, type Target } from './validate';
 
@@ -1180,7 +1180,7 @@ function* qgroupInfoOp(target: Target): Op<QgroupInfo[]> {
   const s: InfoState = { groups: [], infos: 0, cursor: 0, relations: [] };
   // Unzeroed and, when sync, reused across calls: only what the kernel reports writing is read. The
   // kernel faults in the whole buffer before copying, so fresh memory costs 64 page faults a call.
-  const buf = yield* buffer(SEARCH_ARGS_V2_BUF_OFFSET + INFO_BUFFER, false);
+  const buf = argBuffer(SEARCH_ARGS_V2_BUF_OFFSET + INFO_BUFFER, false);
   try {
     // Up to about 1,800 qgroups (the common case) the first page is all there is.
     const next = legacyIoctls() ? INFO_RANGE.min : yield* firstInfoPage(target, buf, s, ctx);

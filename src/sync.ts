@@ -5,7 +5,7 @@
  */
 import { toSafeNumber, viewOf } from './kernel/struct';
 import { BTRFS_IOC_START_SYNC, BTRFS_IOC_SYNC, BTRFS_IOC_WAIT_SYNC } from './kernel/subvol';
-import { buffer, type Op, runAsync, runSync, targetIoctl } from './op';
+import { argBuffer, type Op, runAsync, runSync, targetIoctl } from './op';
 import { checkOptionalId, checkPathOrFd, contextOf, type Id, type PathOrFd, type Target } from './validate';
 import * as fs from 'node:fs';
 
@@ -16,14 +16,14 @@ function* syncOp(target: Target): Op<void> {
 
 function* startSyncOp(target: Target): Op<number> {
   const ctx = contextOf('startSync', 'START_SYNC_FAILED', target);
-  const arg = yield* buffer(8);
+  const arg = argBuffer(8);
   yield* targetIoctl(target, fs.constants.O_RDONLY, BTRFS_IOC_START_SYNC, arg, ctx, { name: 'BTRFS_IOC_START_SYNC', blocking: true });
   return toSafeNumber(viewOf(arg).getBigUint64(0, true), 'transid');
 }
 
 function* waitSyncOp(target: Target, transid: bigint): Op<void> {
   const ctx = contextOf('waitSync', 'WAIT_SYNC_FAILED', target);
-  const arg = yield* buffer(8);
+  const arg = argBuffer(8);
   viewOf(arg).setBigUint64(0, transid, true);
   yield* targetIoctl(target, fs.constants.O_RDONLY, BTRFS_IOC_WAIT_SYNC, arg, ctx, { name: 'BTRFS_IOC_WAIT_SYNC', blocking: true });
 }

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buffer, close, type Op, open, runAsync, runSync } from '../../src/op';
+import { argBuffer, close, type Op, open, runAsync, runSync } from '../../src/op';
 
 describe('op runners', () => {
   it('buffers: distinct within one run, zeroed when reused by the next', async () => {
     function* op(): Op<Buffer[]> {
-      const a = yield* buffer(16);
-      const b = yield* buffer(16);
+      const a = argBuffer(16);
+      const b = argBuffer(16);
       const same = a.equals(Buffer.alloc(16)) && b.equals(Buffer.alloc(16));
       a.fill(1);
       b.fill(2);
@@ -25,6 +25,23 @@ describe('op runners', () => {
     runSync(op()); // reuses them: zeroed again inside, as asserted
     const [c, d] = await runAsync(op());
     assert.notEqual(c, d);
+  });
+
+  it('async runs that interleave never share a borrowed buffer, and get them back when they end', async () => {
+    const ctx = { operation: 't', kind: 'OPEN_FAILED' as const, path: __filename };
+    function* op(mark: number): Op<Buffer> {
+      const buf = argBuffer(32);
+      buf.fill(mark);
+      // a real step between borrowing and reading: the other runs go on meanwhile
+      const fd = yield* open(__filename, 0, ctx);
+      yield* close(fd);
+      assert.ok(buf.every((byte) => byte === mark), `run ${mark} kept its buffer to itself`);
+      return buf;
+    }
+    const bufs = await Promise.all([1, 2, 3, 4].map((mark) => runAsync(op(mark))));
+    assert.equal(new Set(bufs).size, 4);
+    const again = await Promise.all([5, 6, 7, 8].map((mark) => runAsync(op(mark))));
+    assert.ok(again.some((buf) => bufs.includes(buf)), 'buffers are reused once their run has ended');
   });
 
   it('a failed step returns -errno; an exception still runs the finally steps', async () => {
