@@ -94,7 +94,8 @@ struct call {
   napi_ref refs[MAX_REFS];
   int nrefs;
   napi_async_work work;
-  napi_threadsafe_function tsfn;
+  napi_threadsafe_function tsfn; /* blocking calls: the environment's, acquired for this call */
+  struct env_state *state;
   struct call *next; /* blocking-call queue link */
 };
 
@@ -514,13 +515,33 @@ static void pool_complete(napi_env env, napi_status status, void *data) {
   free_call(env, c);
 }
 
-/* dedicated-thread path: the thread runs the call, then queues it back through a threadsafe function */
+/*
+ * Dedicated-thread path. Each environment (the main thread, each worker) has one threadsafe function
+ * through which the threads hand finished calls back. Creating one per call cost the event loop more
+ * than the call (a uv_async handle opened and closed each time: half the main thread's time with 64
+ * creates in flight). It is referenced only while calls are pending, so an idle addon never keeps
+ * the loop alive; each call acquires it, so it outlives every thread that may still use it.
+ */
+struct env_state {
+  napi_threadsafe_function tsfn;
+  size_t pending; /* touched on the JS thread only */
+};
+
 static void thread_complete(napi_env env, napi_value js_callback, void *context, void *data) {
   (void)js_callback;
-  (void)data;
-  struct call *c = context;
-  if (env != NULL) settle(env, c); /* env is NULL when the environment is being torn down */
+  struct env_state *state = context;
+  struct call *c = data;
+  if (env != NULL) { /* NULL while the environment is being torn down */
+    settle(env, c);
+    if (--state->pending == 0) napi_unref_threadsafe_function(env, state->tsfn);
+  }
   free_call(env, c);
+}
+
+static void free_env_state(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
 }
 
 /*
@@ -528,17 +549,38 @@ static void thread_complete(napi_env env, napi_value js_callback, void *context,
  * thread is started whenever more calls wait than threads are idle, so no blocking call ever waits
  * behind another. Idle threads linger BLOCKING_IDLE_SECONDS for the next call (creating a thread
  * per call doubled the cost of short calls), then exit. It is process-wide and knows no btrfs: each
- * call carries its own threadsafe function back to the environment (main thread or worker) that
- * made it.
+ * call carries the threadsafe function of the environment (main thread or worker) that made it.
+ * New threads are started by the threads themselves, one after another while calls wait: a burst
+ * of 64 blocking calls costs the event loop at most one pthread_create, not 64.
  */
 static pthread_mutex_t blocking_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t blocking_wake = PTHREAD_COND_INITIALIZER;
 static struct call *queue_head, *queue_tail;
-static int queued, idle_threads, blocking_threads;
+static int queued, idle_threads, blocking_threads, starting_threads;
+
+static void *blocking_main(void *unused);
+
+/* With the lock held: starts one more thread when calls wait that no idle or starting thread will
+ * take, and no other thread is starting (that one will look again). 0 when none was needed. */
+static int spawn_if_needed_locked(void) {
+  if (queued <= idle_threads + starting_threads || starting_threads > 0) return 0;
+  if (blocking_threads >= MAX_BLOCKING_THREADS) return -1;
+  pthread_attr_t attr;
+  pthread_t thread;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, BLOCKING_STACK_SIZE);
+  int created = pthread_create(&thread, &attr, blocking_main, NULL);
+  pthread_attr_destroy(&attr);
+  if (created != 0) return -1;
+  blocking_threads++;
+  starting_threads++;
+  return 0;
+}
 
 static void finish_blocking(struct call *c) {
   napi_threadsafe_function tsfn = c->tsfn;
-  if (napi_call_threadsafe_function(tsfn, NULL, napi_tsfn_blocking) != napi_ok)
+  if (napi_call_threadsafe_function(tsfn, c, napi_tsfn_blocking) != napi_ok)
     free_call(NULL, c); /* the environment is gone: nobody will settle, just free */
   napi_release_threadsafe_function(tsfn, napi_tsfn_release);
 }
@@ -546,7 +588,9 @@ static void finish_blocking(struct call *c) {
 static void *blocking_main(void *unused) {
   (void)unused;
   pthread_mutex_lock(&blocking_lock);
+  starting_threads--;
   for (;;) {
+    spawn_if_needed_locked(); /* the next thread of a burst, started here rather than on the event loop */
     while (queue_head == NULL) {
       struct timespec deadline;
       clock_gettime(CLOCK_REALTIME, &deadline);
@@ -580,29 +624,15 @@ static int submit_blocking(struct call *c) {
   else queue_head = c;
   queue_tail = c;
   queued++;
-  if (queued > idle_threads) {
-    pthread_attr_t attr;
-    pthread_t thread;
-    int created = -1;
-    if (blocking_threads < MAX_BLOCKING_THREADS) {
-      pthread_attr_init(&attr);
-      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-      pthread_attr_setstacksize(&attr, BLOCKING_STACK_SIZE);
-      created = pthread_create(&thread, &attr, blocking_main, NULL);
-      pthread_attr_destroy(&attr);
-    }
-    if (created == 0) {
-      blocking_threads++;
-    } else if (blocking_threads == 0) {
-      /* No thread at all: take the call back so the caller can use the libuv pool. */
-      queue_head = queue_tail = NULL;
-      queued = 0;
-      rc = -1;
-    }
-    /* else: existing threads will get to it, later than it should but without failing the call */
-  } else {
+  if (queued <= idle_threads) {
     pthread_cond_signal(&blocking_wake);
+  } else if (spawn_if_needed_locked() != 0 && blocking_threads == 0) {
+    /* No thread at all: take the call back so the caller can use the libuv pool. */
+    queue_head = queue_tail = NULL;
+    queued = 0;
+    rc = -1;
   }
+  /* else: a starting or busy thread will get to it (threads start one another while calls wait) */
   pthread_mutex_unlock(&blocking_lock);
   return rc;
 }
@@ -640,15 +670,20 @@ static napi_value call_async(napi_env env, napi_callback_info info, parse_fn par
     }
     return promise;
   }
-  if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, c, thread_complete, &c->tsfn) !=
-      napi_ok) {
+  struct env_state *state = NULL;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL ||
+      napi_acquire_threadsafe_function(state->tsfn) != napi_ok) {
     free_call(env, c); /* the promise is never returned: the throw below reports the failure */
-    napi_throw_error(env, NULL, "could not create a threadsafe function");
+    napi_throw_error(env, NULL, "no threadsafe function for blocking calls");
     return NULL;
   }
+  c->tsfn = state->tsfn;
+  c->state = state;
+  if (state->pending++ == 0) napi_ref_threadsafe_function(env, state->tsfn);
   if (submit_blocking(c) != 0) {
     /* No thread to spare: run on the libuv pool rather than fail the call. */
-    napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
+    napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
+    if (--state->pending == 0) napi_unref_threadsafe_function(env, state->tsfn);
     c->tsfn = NULL;
     if (napi_create_async_work(env, NULL, name, pool_execute, pool_complete, c, &c->work) != napi_ok ||
         napi_queue_async_work(env, c->work) != napi_ok) {
@@ -689,5 +724,15 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok)
     return NULL;
+  /* This environment's way back from the blocking threads (see struct env_state). */
+  struct env_state *state = calloc(1, sizeof *state);
+  napi_value name;
+  if (state == NULL || napi_create_string_utf8(env, "btrfs blocking calls", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, state, thread_complete, &state->tsfn) != napi_ok) {
+    free(state);
+    return NULL;
+  }
+  napi_unref_threadsafe_function(env, state->tsfn);
+  if (napi_set_instance_data(env, state, free_env_state, NULL) != napi_ok) return NULL;
   return exports;
 }
