@@ -95,7 +95,6 @@ struct call {
   int nrefs;
   napi_async_work work;
   napi_threadsafe_function tsfn; /* blocking calls: the environment's, acquired for this call */
-  struct env_state *state;
   struct call *next; /* blocking-call queue link */
 };
 
@@ -678,7 +677,6 @@ static napi_value call_async(napi_env env, napi_callback_info info, parse_fn par
     return NULL;
   }
   c->tsfn = state->tsfn;
-  c->state = state;
   if (state->pending++ == 0) napi_ref_threadsafe_function(env, state->tsfn);
   if (submit_blocking(c) != 0) {
     /* No thread to spare: run on the libuv pool rather than fail the call. */

@@ -77,16 +77,20 @@ function statResult(result: number, buf: Buffer): StatResult | number {
   };
 }
 
-/** stat and fstat through statx(2) in the addon: no fs.Stats object per call (isSubvolume's hot path). */
-function statArgs(step: { op: 'stat'; path: string } | { op: 'fstat'; fd: number }): [number, string, number] {
-  return step.op === 'stat' ? [AT_FDCWD, step.path, 0] : [step.fd, '', AT_EMPTY_PATH];
-}
+/**
+ * stat and fstat go through statx(2) in the addon (no fs.Stats object per call: isSubvolume's hot
+ * path): `stat` is statx(AT_FDCWD, path, 0), `fstat` statx(fd, '', AT_EMPTY_PATH).
+ */
+const statDirfd = (step: { op: 'stat' } | { op: 'fstat'; fd: number }): number => (step.op === 'stat' ? AT_FDCWD : step.fd);
+const statPath = (step: { op: 'stat'; path: string } | { op: 'fstat' }): string => (step.op === 'stat' ? step.path : '');
+const statFlags = (step: { op: 'stat' } | { op: 'fstat' }): number => (step.op === 'stat' ? 0 : AT_EMPTY_PATH);
 
 /**
- * Argument buffers for the sync driver, reused across calls: a 4 KiB Buffer.alloc costs about as
- * much as the ioctl it carries, mostly in GC. A sync run cannot interleave with another (it holds
- * the thread), so what it borrowed is free again when it returns. Operations get buffers from
- * {@link argBuffer} and decode them before they return.
+ * Argument buffers, reused across runs: a 4 KiB Buffer.alloc costs about as much as the ioctl it
+ * carries (GC, and page faults on a machine where they are dear). A run keeps what it borrowed
+ * until it ends: a sync run cannot interleave with another, and an async run has its own loans,
+ * returned once all its steps have settled. Operations get buffers from {@link argBuffer} and
+ * decode them before they return.
  */
 const spare = new Map<number, Buffer[]>();
 /** Buffers lent to the sync runs in progress (a nested run stacks its loans on top). */
@@ -130,13 +134,10 @@ function execSync(step: Step): unknown {
         return native().ioctlAt(step.path, step.flags, step.request, step.arg, step.patches);
       case 'statfs':
         return fs.statfsSync(step.path).type;
-      case 'stat': {
-        const buf = argBuffer(statx.size, false);
-        return statResult(native().statx(AT_FDCWD, step.path, 0, STAT_MASK, buf), buf);
-      }
+      case 'stat':
       case 'fstat': {
         const buf = argBuffer(statx.size, false);
-        return statResult(native().statx(step.fd, '', AT_EMPTY_PATH, STAT_MASK, buf), buf);
+        return statResult(native().statx(statDirfd(step), statPath(step), statFlags(step), STAT_MASK, buf), buf);
       }
       case 'rmdir':
         fs.rmdirSync(step.path);
@@ -186,9 +187,8 @@ function execAsync(step: Step): Promise<unknown> {
         return fs.statfs(step.path, callback<fs.StatsFs>(resolve, (s) => s.type));
       case 'stat':
       case 'fstat': {
-        const buf = Buffer.allocUnsafeSlow(statx.size);
-        const [dirfd, path, flags] = statArgs(step);
-        return resolve(native().statxAsync(dirfd, path, flags, STAT_MASK, buf).then((result) => statResult(result, buf)));
+        const buf = Buffer.allocUnsafeSlow(statx.size); // outside any run's code: not a loan
+        return resolve(native().statxAsync(statDirfd(step), statPath(step), statFlags(step), STAT_MASK, buf).then((result) => statResult(result, buf)));
       }
       case 'rmdir':
         return fs.rmdir(step.path, callback(resolve, () => 0));
@@ -269,8 +269,8 @@ export function runSync<T>(op: Op<T>): T {
  *
  * A plain call, not a step: it is on every per-call path, and a step costs a generator and a trip
  * through the driver. An operation's code runs only inside its driver's `next()`, so `syncRuns`
- * tells which driver is asking: a sync run reuses buffers; an async run gets fresh ones, since
- * async runs interleave.
+ * and `asyncLoans` tell which run is asking; it borrows from the shared spares and gives back when
+ * it ends. Called outside any run, it allocates.
  */
 export function argBuffer(size: number, zeroed = true): Buffer {
   if (syncRuns > 0) return borrow(lent, size, zeroed);

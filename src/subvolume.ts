@@ -216,6 +216,8 @@ export function isSubvolumeSync(path: PathOrFd): boolean {
 }
 
 const LOOKUP = btrfs_ioctl_ino_lookup_args.fields;
+/** False once this kernel proved it has no statx stx_subvol (before 6.10): no statx spent per call. */
+let statxHasSubvol = true;
 const INO_LOOKUP_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_INO_LOOKUP' };
 
 function* subvolumeIdOp(target: Target): Op<number> {
@@ -223,14 +225,20 @@ function* subvolumeIdOp(target: Target): Op<number> {
   // Linux 6.10+: statx reports the subvolume (btrfs and bcachefs: the mount's type decides), with
   // no descriptor to open. Anything else, failures included, takes the INO_LOOKUP path, which
   // reports errors as it always has.
-  const st: StatResult | number = yield statStep(target);
-  if (typeof st !== 'number' && st.subvol !== null && (knownFsType(st) ?? (yield* mountFsType(target, st))) === BTRFS_SUPER_MAGIC) return st.subvol;
+  let withoutSubvol = false; // a statx that worked but gave no subvolume
+  if (statxHasSubvol) {
+    const st: StatResult | number = yield statStep(target);
+    if (typeof st !== 'number' && st.subvol !== null && (knownFsType(st) ?? (yield* mountFsType(target, st))) === BTRFS_SUPER_MAGIC) return st.subvol;
+    withoutSubvol = typeof st !== 'number' && st.subvol === null;
+  }
   // Unzeroed: the kernel reads only treeid and objectid (set here) and writes the name it returns.
   const args = argBuffer(btrfs_ioctl_ino_lookup_args.size, false);
   const view = viewOf(args);
   view.setBigUint64(LOOKUP.treeid.offset, 0n, HOST_LE); // 0: the tree of the inode itself
   view.setBigUint64(LOOKUP.objectid.offset, BTRFS_FIRST_FREE_OBJECTID, HOST_LE);
   yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_INO_LOOKUP, args, ctx, INO_LOOKUP_OPTIONS);
+  // INO_LOOKUP worked, so this is btrfs: a statx that gave no subvolume means a kernel before 6.10.
+  if (withoutSubvol) statxHasSubvol = false;
   return u64Number(view, LOOKUP.treeid.offset, 'id');
 }
 
