@@ -44,7 +44,28 @@ import {
   encodeQgroupInherit,
 } from './kernel/subvol';
 import { btrfs_dir_item } from './kernel/tree';
-import { argBuffer, classify, close, ioctl, ioctlAt, type IoctlOptions, type Op, open, runAsync, runSync, type StatResult, type Step, targetIoctl, withDir, withTarget } from './op';
+import {
+  argBuffer,
+  bind,
+  callOp,
+  classify,
+  close,
+  ioctl,
+  ioctlAt,
+  ioctlFailure,
+  type IoctlOptions,
+  type Op,
+  type Operation,
+  open,
+  runAsync,
+  runSync,
+  type StatResult,
+  type Step,
+  TargetCall,
+  targetIoctl,
+  withDir,
+  withTarget,
+} from './op';
 import {
   backRef,
   decodeSubvolInfo,
@@ -144,6 +165,11 @@ function volArgs(name: string, flags: bigint, sourceFd = 0): Buffer {
     view.setBigUint64(V2.flags.offset, flags, HOST_LE);
   }
   return args;
+}
+
+/** A one-call create or delete's vol_args_v2 (zeroed by the driver): the name in the parent. */
+function writeName(args: Buffer, c: { dest: { name: string } }): void {
+  args.write(c.dest.name, V2.name.offset, 'utf8'); // checkNewPath allowed at most 255 bytes: the NUL fits
 }
 
 /** The options of a create/snapshot ioctl: with the qgroup_inherit pointer patch when needed. */
@@ -286,19 +312,32 @@ export function subvolumePathSync(path: PathOrFd, id?: Id): string {
 }
 
 const GET_SUBVOL_INFO_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_GET_SUBVOL_INFO', allow: [ENOTTY] };
+const infoContext = (target: Target): StepContext => contextOf('subvolumeInfo', 'GET_SUBVOL_INFO_FAILED', target);
 
-function* subvolumeInfoOp(target: Target, id: bigint): Op<SubvolumeInfo> {
-  const ctx = contextOf('subvolumeInfo', 'GET_SUBVOL_INFO_FAILED', target);
-  if (id === 0n && !legacyIoctls()) {
-    // The common question, one composite step: GET_SUBVOL_INFO on the path (or the caller's fd).
-    // Unzeroed: the kernel copies out the whole struct.
-    const args = argBuffer(btrfs_ioctl_get_subvol_info_args.size, false);
-    const result = yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_GET_SUBVOL_INFO, args, ctx, GET_SUBVOL_INFO_OPTIONS);
-    if (result !== ENOTTY) return decodeSubvolInfo(args);
-    // Not on btrfs: say so about this ioctl; on btrfs, an old kernel: fall back below.
-    const error = yield* classify(target.fd ?? target.path!, result, ctx, GET_SUBVOL_INFO_OPTIONS);
+/** The common question, one call: GET_SUBVOL_INFO on the path (or the caller's fd). */
+const GET_SUBVOL_INFO = new TargetCall<Target, SubvolumeInfo>({
+  request: BTRFS_IOC_GET_SUBVOL_INFO,
+  openFlags: O_RDONLY,
+  blocking: false,
+  size: btrfs_ioctl_get_subvol_info_args.size,
+  fill: null, // the kernel copies out the whole struct
+  done: decodeSubvolInfo,
+  *otherwise(target, errno) {
+    const ctx = infoContext(target);
+    if (errno !== ENOTTY) throw yield* ioctlFailure(target.fd ?? target.path!, errno, ctx, GET_SUBVOL_INFO_OPTIONS);
+    // Not on btrfs: say so about this ioctl; on btrfs, a kernel before 4.18: the root tree instead.
+    const error = yield* classify(target.fd ?? target.path!, errno, ctx, GET_SUBVOL_INFO_OPTIONS);
     if ((error as { kind?: string }).kind === 'NOT_BTRFS') throw error;
-  }
+    return yield* infoFromTree(target, 0n, ctx);
+  },
+});
+
+function subvolumeInfoOp(target: Target, id: bigint): Operation<SubvolumeInfo> {
+  return id === 0n && !legacyIoctls() ? bind(GET_SUBVOL_INFO, target) : infoFromTree(target, id, infoContext(target));
+}
+
+/** Subvolume info the long way: INO_LOOKUP and the root tree (root), for an id or an old kernel. */
+function* infoFromTree(target: Target, id: bigint, ctx: StepContext): Op<SubvolumeInfo> {
   return yield* withTarget(target, ctx, function* (fd) {
     return id === 0n ? yield* infoOfFd(fd, ctx) : yield* infoById(fd, id, ctx);
   });
@@ -337,13 +376,21 @@ function* getFlags(fd: number, ctx: StepContext): Op<bigint> {
 }
 
 const GETFLAGS_OPTIONS: IoctlOptions = { name: 'BTRFS_IOC_SUBVOL_GETFLAGS', needsSubvolume: true };
+const SUBVOL_RDONLY = Number(BTRFS_SUBVOL_RDONLY);
 
-function* getReadOnlyOp(target: Target): Op<boolean> {
-  const ctx = contextOf('getSubvolumeReadOnly', 'SUBVOL_GETFLAGS_FAILED', target);
-  const arg = argBuffer(8, false); // the kernel writes the whole u64
-  yield* targetIoctl(target, O_RDONLY, BTRFS_IOC_SUBVOL_GETFLAGS, arg, ctx, GETFLAGS_OPTIONS);
-  return (arg[0]! & Number(BTRFS_SUBVOL_RDONLY)) !== 0;
-}
+/** SUBVOL_GETFLAGS on the target, one call (see TargetCall). */
+const GET_READ_ONLY = new TargetCall<Target, boolean>({
+  request: BTRFS_IOC_SUBVOL_GETFLAGS,
+  openFlags: O_RDONLY,
+  blocking: false,
+  size: 8,
+  fill: null, // the kernel writes the whole u64
+  done: (arg) => (arg[0]! & SUBVOL_RDONLY) !== 0,
+  *otherwise(target, errno) {
+    const ctx = contextOf('getSubvolumeReadOnly', 'SUBVOL_GETFLAGS_FAILED', target);
+    throw yield* ioctlFailure(target.fd ?? target.path!, errno, ctx, GETFLAGS_OPTIONS);
+  },
+});
 
 /** Sets or clears the read-only flag of the subvolume open at `fd`. */
 function* setReadOnlyOnFd(fd: number, readOnly: boolean, ctx: StepContext): Op<void> {
@@ -374,11 +421,11 @@ function* setReadOnlyOp(target: Target, readOnly: boolean): Op<void> {
  * ```
  */
 export async function getSubvolumeReadOnly(path: PathOrFd): Promise<boolean> {
-  return runAsync(getReadOnlyOp(checkPathOrFd(path)));
+  return runAsync(bind(GET_READ_ONLY, checkPathOrFd(path)));
 }
 /** Synchronous form of {@link getSubvolumeReadOnly}. @example `getSubvolumeReadOnlySync('/mnt/data') // false` */
 export function getSubvolumeReadOnlySync(path: PathOrFd): boolean {
-  return runSync(getReadOnlyOp(checkPathOrFd(path)));
+  return runSync(bind(GET_READ_ONLY, checkPathOrFd(path)));
 }
 
 /**
@@ -471,16 +518,53 @@ export interface CreateSubvolumeOptions {
   qgroupInherit?: QgroupInheritOption;
 }
 
-function* createSubvolumeOp(dest: { path: string; parent: string; name: string }, inherit: bigint[] | undefined): Op<void> {
-  const ctx: StepContext = { operation: 'createSubvolume', kind: 'SUBVOL_CREATE_FAILED', path: dest.path };
+/** A path to create or delete, checked (see checkNewPath). */
+type NewPath = { path: string; parent: string; name: string };
+
+/** The context of a call made in the parent directory of `dest`: the target is the parent. */
+interface InParent {
+  path: string;
+  fd?: undefined;
+  dest: NewPath;
+}
+
+const createContext = (dest: NewPath): StepContext => ({ operation: 'createSubvolume', kind: 'SUBVOL_CREATE_FAILED', path: dest.path });
+
+/** The common create, one call: open the parent, SUBVOL_CREATE_V2, close. */
+const CREATE_V2 = new TargetCall<InParent, void>({
+  request: BTRFS_IOC_SUBVOL_CREATE_V2,
+  openFlags: O_RDONLY | O_DIRECTORY,
+  blocking: true,
+  size: btrfs_ioctl_vol_args_v2.size,
+  fill: writeName,
+  done: () => undefined,
+  *otherwise(c, errno) {
+    const ctx = createContext(c.dest);
+    if (errno !== ENOTTY) throw yield* ioctlFailure(c.path, errno, ctx, CREATE_V2_OPTIONS);
+    yield* createV1(c.dest, undefined, ctx);
+  },
+});
+
+function createSubvolumeOp(dest: NewPath, inherit: bigint[] | undefined): Operation<void> {
+  if (!inherit?.length && !legacyIoctls()) return bind(CREATE_V2, { path: dest.parent, dest });
+  return createInheritingOp(dest, inherit);
+}
+
+/** A create with qgroups to inherit (a pointer patch), or with the legacy ioctls forced. */
+function* createInheritingOp(dest: NewPath, inherit: bigint[] | undefined): Op<void> {
+  const ctx = createContext(dest);
   if (!legacyIoctls()) {
-    // One crossing: open the parent, SUBVOL_CREATE_V2, close.
     const args = volArgs(dest.name, 0n);
     const options = createOptions(args, inherit, CREATE_V2_OPTIONS);
     const result = yield* ioctlAt(dest.parent, O_RDONLY | O_DIRECTORY, BTRFS_IOC_SUBVOL_CREATE_V2, args, ctx, options);
     if (result !== ENOTTY) return;
     if (inherit?.length) throw yield* classify(dest.parent, result, ctx, options); // v1 cannot inherit
   }
+  yield* createV1(dest, inherit, ctx);
+}
+
+/** SUBVOL_CREATE (v1, kernels without the V2 ioctl): no qgroup inheritance. */
+function* createV1(dest: NewPath, inherit: bigint[] | undefined, ctx: StepContext): Op<void> {
   yield* withDir(dest.parent, ctx, function* (dfd) {
     if (inherit?.length) {
       throw sysError(-95 /* EOPNOTSUPP */, 'ioctl', ctx, 'SUBVOL_CREATE_FAILED', 'BTRFS_IOC_SUBVOL_CREATE');
@@ -658,7 +742,7 @@ export interface DeleteSubvolumeOptions {
 /** SNAP_DESTROY of `name` in directory `dfd` (V2 by name, falling back to v1). */
 function* destroyByName(dfd: number, name: string, ctx: StepContext): Op<void> {
   if (!legacyIoctls()) {
-    // (deleteByPathOp calls SNAP_DESTROY_V2 through the composite step itself; this serves the rest)
+    // (a delete by path calls SNAP_DESTROY_V2 through DESTROY_V2, one crossing; this serves the rest)
     const result = yield* ioctl(dfd, BTRFS_IOC_SNAP_DESTROY_V2, volArgs(name, 0n), ctx, SNAP_DESTROY_V2_OPTIONS);
     if (result !== ENOTTY) return;
   }
@@ -693,19 +777,38 @@ function* destroyById(fd: number, id: bigint, ctx: StepContext): Op<void> {
   yield* withDir(`/proc/self/fd/${fd}/${from}`, ctx, (dfd) => destroyByName(dfd, ref.name, ctx));
 }
 
-function* deleteByPathOp(dest: { path: string; parent: string; name: string }, recursive: boolean): Op<void> {
-  const ctx: StepContext = { operation: 'deleteSubvolume', kind: 'SNAP_DESTROY_FAILED', path: dest.path };
+const deleteContext = (dest: NewPath): StepContext => ({ operation: 'deleteSubvolume', kind: 'SNAP_DESTROY_FAILED', path: dest.path });
+
+/** The common delete, one call: open the parent, SNAP_DESTROY_V2 by name, close. */
+const DESTROY_V2 = new TargetCall<InParent, void>({
+  request: BTRFS_IOC_SNAP_DESTROY_V2,
+  openFlags: O_RDONLY | O_DIRECTORY,
+  blocking: true,
+  size: btrfs_ioctl_vol_args_v2.size,
+  fill: writeName,
+  done: () => undefined,
+  *otherwise(c, errno) {
+    const ctx = deleteContext(c.dest);
+    if (errno !== ENOTTY) throw yield* ioctlFailure(c.path, errno, ctx, SNAP_DESTROY_V2_OPTIONS);
+    yield* withDir(c.dest.parent, ctx, (dfd) => destroyByName(dfd, c.dest.name, ctx));
+  },
+});
+
+function deleteByPathOp(dest: NewPath, recursive: boolean): Operation<void> {
+  if (!recursive && !legacyIoctls()) return bind(DESTROY_V2, { path: dest.parent, dest });
+  return deleteNestedOp(dest, recursive);
+}
+
+/** A delete of the subvolumes nested in `dest` first (deepest first), or with the legacy ioctls forced. */
+function* deleteNestedOp(dest: NewPath, recursive: boolean): Op<void> {
+  const ctx = deleteContext(dest);
   if (recursive) {
     yield* withDir(dest.path, ctx, function* (fd) {
       for (const child of yield* collectSubvolumes(fd, 0n, true)) yield* destroyById(fd, BigInt(child.id), { ...ctx, path: join(dest.path, child.path) });
     });
   }
-  if (!legacyIoctls()) {
-    // One crossing: open the parent, SNAP_DESTROY_V2 by name, close.
-    const args = volArgs(dest.name, 0n);
-    if ((yield* ioctlAt(dest.parent, O_RDONLY | O_DIRECTORY, BTRFS_IOC_SNAP_DESTROY_V2, args, ctx, SNAP_DESTROY_V2_OPTIONS)) !== ENOTTY) return;
-  }
-  yield* withDir(dest.parent, ctx, (dfd) => destroyByName(dfd, dest.name, ctx));
+  if (legacyIoctls()) yield* withDir(dest.parent, ctx, (dfd) => destroyByName(dfd, dest.name, ctx));
+  else yield* callOp(DESTROY_V2, { path: dest.parent, dest });
 }
 
 function* deleteByIdOp(target: Target, id: bigint, recursive: boolean): Op<void> {
@@ -736,7 +839,7 @@ export function deleteSubvolumeSync(path: PathOrFd, options?: DeleteSubvolumeOpt
   runSync(deleteOp(path, options));
 }
 
-function deleteOp(path: PathOrFd, options: DeleteSubvolumeOptions | undefined): Op<void> {
+function deleteOp(path: PathOrFd, options: DeleteSubvolumeOptions | undefined): Operation<void> {
   const opts = checkOptions<DeleteSubvolumeOptions>(options);
   const recursive = checkBoolean(opts.recursive, 'options.recursive', false);
   if (opts.id !== undefined) {
