@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,11 +560,21 @@ static int queued, idle_threads, blocking_threads, starting_threads;
 
 static void *blocking_main(void *unused);
 
-/* With the lock held: starts one more thread when calls wait that no idle or starting thread will
- * take, and no other thread is starting (that one will look again). 0 when none was needed. */
-static int spawn_if_needed_locked(void) {
-  if (queued <= idle_threads + starting_threads || starting_threads > 0) return 0;
-  if (blocking_threads >= MAX_BLOCKING_THREADS) return -1;
+/* With the lock held: whether one more thread should start, because calls wait that no idle or
+ * starting thread will take and no other thread is starting (that one will look again). If so, the
+ * thread is counted as starting; the caller starts it with start_claimed_thread, lock released:
+ * pthread_create maps and touches a stack, which took long enough on a VM to stall every submit
+ * waiting for the lock (the event loop's among them) when it ran under the lock. */
+static bool claim_thread_locked(void) {
+  if (queued <= idle_threads + starting_threads || starting_threads > 0) return false;
+  if (blocking_threads >= MAX_BLOCKING_THREADS) return false;
+  blocking_threads++;
+  starting_threads++;
+  return true;
+}
+
+/* Without the lock: starts the thread claim_thread_locked counted; 0, or -1 (the claim undone). */
+static int start_claimed_thread(void) {
   pthread_attr_t attr;
   pthread_t thread;
   pthread_attr_init(&attr);
@@ -571,10 +582,12 @@ static int spawn_if_needed_locked(void) {
   pthread_attr_setstacksize(&attr, BLOCKING_STACK_SIZE);
   int created = pthread_create(&thread, &attr, blocking_main, NULL);
   pthread_attr_destroy(&attr);
-  if (created != 0) return -1;
-  blocking_threads++;
-  starting_threads++;
-  return 0;
+  if (created == 0) return 0;
+  pthread_mutex_lock(&blocking_lock);
+  blocking_threads--;
+  starting_threads--;
+  pthread_mutex_unlock(&blocking_lock);
+  return -1;
 }
 
 static void finish_blocking(struct call *c) {
@@ -586,10 +599,22 @@ static void finish_blocking(struct call *c) {
 
 static void *blocking_main(void *unused) {
   (void)unused;
+  /* SCHED_BATCH (allowed unprivileged): a woken batch thread never preempts the running one. The
+   * event loop wakes a thread per call it hands over; as plain SCHED_OTHER threads, each took the
+   * CPU at once for its whole syscall, so 64 creates issued in one tick kept timers waiting 10-20
+   * ms (bench scenario 3). Fairness between threads is unchanged. A refusal (a seccomp policy,
+   * say) only leaves the thread as it was. */
+  struct sched_param batch = {0};
+  (void)sched_setscheduler(0, SCHED_BATCH, &batch);
   pthread_mutex_lock(&blocking_lock);
   starting_threads--;
   for (;;) {
-    spawn_if_needed_locked(); /* the next thread of a burst, started here rather than on the event loop */
+    if (claim_thread_locked()) {
+      /* the next thread of a burst, started here rather than on the event loop */
+      pthread_mutex_unlock(&blocking_lock);
+      start_claimed_thread();
+      pthread_mutex_lock(&blocking_lock);
+    }
     while (queue_head == NULL) {
       struct timespec deadline;
       clock_gettime(CLOCK_REALTIME, &deadline);
@@ -616,22 +641,35 @@ static void *blocking_main(void *unused) {
 
 /* Queues a call for a blocking thread; 0 on success, or -1 when no thread could serve it. */
 static int submit_blocking(struct call *c) {
-  int rc = 0;
   pthread_mutex_lock(&blocking_lock);
   c->next = NULL;
   if (queue_tail) queue_tail->next = c;
   else queue_head = c;
   queue_tail = c;
   queued++;
-  if (queued <= idle_threads) {
-    pthread_cond_signal(&blocking_wake);
-  } else if (spawn_if_needed_locked() != 0 && blocking_threads == 0) {
-    /* No thread at all: take the call back so the caller can use the libuv pool. */
-    queue_head = queue_tail = NULL;
-    queued = 0;
-    rc = -1;
-  }
+  bool start = false;
+  if (queued <= idle_threads) pthread_cond_signal(&blocking_wake);
+  else start = claim_thread_locked();
   /* else: a starting or busy thread will get to it (threads start one another while calls wait) */
+  pthread_mutex_unlock(&blocking_lock);
+  if (!start || start_claimed_thread() == 0) return 0;
+  /* No thread could start. With none running at all, nobody will take the call: take it back so the
+   * caller can use the libuv pool. (Calls queued before it were taken by a thread, or taken back.) */
+  int rc = 0;
+  pthread_mutex_lock(&blocking_lock);
+  if (blocking_threads == 0) {
+    struct call **link = &queue_head, *prev = NULL;
+    while (*link != NULL && *link != c) {
+      prev = *link;
+      link = &(*link)->next;
+    }
+    if (*link == c) {
+      *link = c->next;
+      if (queue_tail == c) queue_tail = prev;
+      queued--;
+      rc = -1;
+    }
+  }
   pthread_mutex_unlock(&blocking_lock);
   return rc;
 }

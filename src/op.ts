@@ -116,7 +116,7 @@ function giveBack(loans: Buffer[], mark: number): void {
     const buf = loans.pop()!;
     let list = spare.get(buf.length);
     if (!list) spare.set(buf.length, (list = []));
-    if (list.length < (buf.length > 65536 ? 1 : 8)) list.push(buf); // bounded: at most one big search buffer kept
+    if (list.length < (buf.length > 65536 ? 1 : 64)) list.push(buf); // bounded: at most one big search buffer kept
   }
 }
 
