@@ -4,7 +4,7 @@
  * GET_SUBVOL_ROOTREF a valid page), and request numbers above 2^31 reach the kernel intact.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import * as btrfs from '../../src/index';
@@ -41,6 +41,25 @@ describe('native layer on btrfs (kernel)', { skip: needsRoot }, () => {
       assert.ok(BTRFS_IOC_TREE_SEARCH_V2 > 2 ** 31);
       assert.ok(btrfs_ioctl_search_args_v2.get(args, 'buf_size') >= 32n, 'kernel wrote the size it needs');
     }
+  });
+
+  it('blocking calls run on SCHED_BATCH threads (a woken one never preempts the event loop), the event loop stays SCHED_OTHER', async () => {
+    /** Scheduling policy of each thread of this process (field 41 of /proc/self/task/TID/stat). */
+    const policies = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return { tid: Number(tid), policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) };
+      });
+    const SCHED_OTHER = 0;
+    const SCHED_BATCH = 3;
+    // 16 blocking calls at once (BTRFS_IOC_SYNC commits): threads of the pool serve them and then
+    // linger idle for the next call, long enough to be looked at.
+    await Promise.all(Array.from({ length: 16 }, () => btrfs.sync(s.mnt)));
+    const threads = policies();
+    assert.equal(threads.find((t) => t.tid === process.pid)?.policy, SCHED_OTHER, 'the event loop thread');
+    const batch = threads.filter((t) => t.policy === SCHED_BATCH);
+    assert.ok(batch.length >= 1, 'the pool threads are SCHED_BATCH');
+    assert.ok(threads.some((t) => t.policy === SCHED_OTHER && t.tid !== process.pid), "libuv's and V8's threads are left as they were");
   });
 
   it('GET_SUBVOL_ROOTREF with 300 children: EOVERFLOW with a valid page of 255, then the rest', async () => {
