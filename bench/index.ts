@@ -29,7 +29,7 @@ import { qgroups } from './s4-qgroup';
 import { mkfsScenario } from './s5-mkfs';
 import { mountScenario } from './s6-mount';
 import { loadScenario } from './s7-load';
-import { debVersion, killChildren, LIMIT_BIN, load, type Mode, type Options, PYTHON, ROOT, versionOf } from './util';
+import { debVersion, killChildren, LIMIT_BIN, load, type Mode, type Options, PYTHON, ROOT, startLauncher, stopLauncher, versionOf } from './util';
 
 const SCENARIOS: { n: number; name: string; run: (ctx: ScenarioContext) => Promise<Row[]> }[] = [
   { n: 1, name: 'calls', run: perCall },
@@ -102,6 +102,8 @@ async function main(): Promise<void> {
     return;
   }
   buildLimit();
+  // From here on this process starts no program itself: see bench/launcher.py.
+  startLauncher();
   const selected = SCENARIOS.filter((s) => opts.filter.length === 0 || opts.filter.some((f) => String(s.n) === f || s.name.includes(f)));
   if (selected.length === 0) throw new Error(`--filter ${opts.filter.join(', ')} matches no scenario (${SCENARIOS.map((s) => `${s.n} ${s.name}`).join(', ')})`);
   const started = new Date();
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
     }
     loads[scenario.n] = { before, after: load(), seconds: Math.round((Date.now() - t0) / 100) / 10, ...(error ? { error } : {}) };
   }
+  stopLauncher();
   const results = evaluate(rows);
   const table = consoleTable(results);
   console.log(table);

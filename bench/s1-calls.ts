@@ -63,7 +63,7 @@ export async function perCall(ctx: Ctx): Promise<Row[]> {
     variants.push({ name: `${op.key} sync`, run: () => s.add(`${op.key}.sync`, us(timeSyncMs(() => { for (let i = 0; i < N; i++) op.sync(sub); }), N)) });
     variants.push({ name: `${op.key} C`, run: async () => { const r = await limit('call', op.key, sub, N); s.add(`${op.key}.c`, r.ns / 1000 / r.n); } });
     variants.push({ name: `${op.key} py`, run: async () => { const r = await py.run({ op: 'call', fn: op.key, path: sub, n: N }); s.add(`${op.key}.py`, r.ns / 1000 / r.n); } });
-    variants.push({ name: `${op.key} cli`, run: () => { let ms = 0; for (let i = 0; i < CLI_N; i++) ms += commandMs('btrfs', op.cli); s.add(`${op.key}.cli`, us(ms, CLI_N)); } });
+    variants.push({ name: `${op.key} cli`, run: async () => { let ms = 0; for (let i = 0; i < CLI_N; i++) ms += await commandMs('btrfs', op.cli); s.add(`${op.key}.cli`, us(ms, CLI_N)); } });
   }
   // breakdown
   for (const key of ['id', 'info'] as const) {

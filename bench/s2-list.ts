@@ -97,7 +97,7 @@ export async function listing(ctx: Ctx): Promise<Row[]> {
         },
       ];
     }),
-    { name: `${l.key} cli`, run: () => s.add(`${l.key}.cli`, commandMs('btrfs', ['subvolume', 'list', l.mnt])) },
+    { name: `${l.key} cli`, run: async () => s.add(`${l.key}.cli`, await commandMs('btrfs', ['subvolume', 'list', l.mnt])) },
   ]);
   await ctx.interleave(runs, variants, s);
 

@@ -22,7 +22,7 @@ import {
   deleteSubvolumeSync,
   syncSync,
 } from '../src/index';
-import { commandMs, idleLoopDelay, inFlight, limit, pick, Samples, sh, timeSyncMs, withLoopDelay } from './util';
+import { commandMs, idleLoopDelay, inFlight, limit, pick, run, Samples, timeSyncMs, withLoopDelay } from './util';
 
 const OPS = ['create', 'snapshot', 'delete'] as const;
 type OpName = (typeof OPS)[number];
@@ -53,16 +53,16 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
   };
   const name = (dir: string, spread: boolean, i: number) => (spread ? join(dir, `d${i % SPREAD}`, `s${i}`) : join(dir, `s${i}`));
   /** Commits and waits for the cleaner, so a variant does not pay for the last one's deletions. */
-  const quiesce = () => {
+  const quiesce = async () => {
     syncSync(mnt);
-    sh('btrfs', 'subvolume', 'sync', mnt);
+    await run('btrfs', ['subvolume', 'sync', mnt]);
   };
   /** Removes what a variant left: its created subvolumes (and snapshots if any), then the directory. */
   const finish = async (w: string, spread: boolean, snapshotsLeft: boolean) => {
     await limit('batch', 'delete', join(w, 'c'), N, spread ? SPREAD : 0, 8);
     if (snapshotsLeft) await limit('batch', 'delete', join(w, 's'), N, spread ? SPREAD : 0, 8);
     rmSync(w, { recursive: true });
-    quiesce();
+    await quiesce();
   };
   const perK = (ms: number, n: number) => (ms * 1000) / n;
   const s = new Samples();
@@ -114,7 +114,7 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
     name: c.key,
     run: async () => {
       const w = workDir(c.spread);
-      quiesce();
+      await quiesce();
       eldNow = [];
       for (const op of OPS) s.add(`${op}.${c.key}`, perK(await c.driver(op, w, c.spread), N));
       if (eldNow.length) s.add(`eld.${c.spread ? 'spread' : 'same'}`, Math.max(...eldNow));
@@ -127,15 +127,15 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
     name: 'cli',
     run: async () => {
       const w = workDir(false);
-      quiesce();
+      await quiesce();
       const times: Record<OpName, number> = { create: 0, snapshot: 0, delete: 0 };
-      for (let i = 0; i < CLI_N; i++) times.create += commandMs('btrfs', ['subvolume', 'create', join(w, 'c', `s${i}`)]);
-      for (let i = 0; i < CLI_N; i++) times.snapshot += commandMs('btrfs', ['subvolume', 'snapshot', src, join(w, 's', `s${i}`)]);
-      for (let i = 0; i < CLI_N; i++) times.delete += commandMs('btrfs', ['subvolume', 'delete', join(w, 's', `s${i}`)]);
+      for (let i = 0; i < CLI_N; i++) times.create += await commandMs('btrfs', ['subvolume', 'create', join(w, 'c', `s${i}`)]);
+      for (let i = 0; i < CLI_N; i++) times.snapshot += await commandMs('btrfs', ['subvolume', 'snapshot', src, join(w, 's', `s${i}`)]);
+      for (let i = 0; i < CLI_N; i++) times.delete += await commandMs('btrfs', ['subvolume', 'delete', join(w, 's', `s${i}`)]);
       for (const op of OPS) s.add(`${op}.cli`, perK(times[op], CLI_N));
       await limit('batch', 'delete', join(w, 'c'), CLI_N, 0, 8);
       rmSync(w, { recursive: true });
-      quiesce();
+      await quiesce();
     },
   });
   await ctx.interleave(runs, variants, s);

@@ -41,7 +41,7 @@ export async function qgroups(ctx: Ctx): Promise<Row[]> {
           s.add('c', r.ns / 1e6 / K);
         },
       },
-      { name: 'cli', run: () => { let ms = 0; for (let i = 0; i < CLI_K; i++) ms += commandMs('btrfs', ['qgroup', 'show', '--raw', mnt]); s.add('cli', ms / CLI_K); } },
+      { name: 'cli', run: async () => { let ms = 0; for (let i = 0; i < CLI_K; i++) ms += await commandMs('btrfs', ['qgroup', 'show', '--raw', mnt]); s.add('cli', ms / CLI_K); } },
     ],
     s,
   );

@@ -74,7 +74,7 @@ export async function mkfsScenario(ctx: Ctx): Promise<Row[]> {
       variants.push({ name: `${input.key} sync`, run: () => { const dev = input.prepare(); s.add(`${input.key}.sync`, timeSyncMs(() => mkfsSync(dev.length === 1 ? dev[0]! : dev, input.oursOptions))); } });
       variants.push({ name: `${input.key} async`, run: async () => { const dev = input.prepare(); s.add(`${input.key}.async`, await timeMs(() => mkfs(dev.length === 1 ? dev[0]! : dev, input.oursOptions))); } });
     }
-    variants.push({ name: `${input.key} mkfs.btrfs`, run: () => { const dev = input.prepare(); s.add(`${input.key}.progs`, commandMs('mkfs.btrfs', ['-q', '-f', ...input.progsArgs, ...dev])); } });
+    variants.push({ name: `${input.key} mkfs.btrfs`, run: async () => { const dev = input.prepare(); s.add(`${input.key}.progs`, await commandMs('mkfs.btrfs', ['-q', '-f', ...input.progsArgs, ...dev])); } });
   }
   try {
     await ctx.interleave(runs, variants, s);

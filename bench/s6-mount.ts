@@ -13,7 +13,7 @@ import {
   umount,
   umountSync,
 } from '../src/index';
-import { commandMs, limit, pick, Samples, sh, timeMs, timeSyncMs } from './util';
+import { command, commandMs, limit, pick, Samples, sh, timeMs, timeSyncMs } from './util';
 
 export async function mountScenario(ctx: Ctx): Promise<Row[]> {
   const { opts } = ctx;
@@ -33,7 +33,7 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
       async: async () => { await mount(image, mnt, { loop: true }); await umount(mnt); },
       c: () => limit('mount', image, mnt, K),
       cText: 'GET_FREE + LOOP_CONFIGURE + mount + umount2',
-      cli: () => { commandMs('mount', ['-o', 'loop', image, mnt]); commandMs('umount', [mnt]); },
+      cli: async () => (await commandMs('mount', ['-o', 'loop', image, mnt])) + (await commandMs('umount', [mnt])),
       cliText: 'mount -o loop; umount',
     },
     mountdev: {
@@ -42,7 +42,7 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
       async: async () => { await mount(device, mnt); await umount(mnt); },
       c: () => limit('mountdev', device, mnt, K),
       cText: 'mount + umount2',
-      cli: () => { commandMs('mount', [device, mnt]); commandMs('umount', [mnt]); },
+      cli: async () => (await commandMs('mount', [device, mnt])) + (await commandMs('umount', [mnt])),
       cliText: 'mount; umount',
     },
     loop: {
@@ -51,7 +51,10 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
       async: async () => (await attachLoopDevice(image)).detach(),
       c: () => limit('loop', image, K),
       cText: 'GET_FREE + LOOP_CONFIGURE, close; open + LOOP_CLR_FD',
-      cli: () => { const dev = sh('losetup', '--find', '--show', image).trim(); commandMs('losetup', ['-d', dev]); },
+      cli: async () => {
+        const attached = await command('losetup', ['--find', '--show', image]);
+        return attached.ms + (await commandMs('losetup', ['-d', attached.stdout.trim()]));
+      },
       cliText: 'losetup --find --show; losetup -d',
     },
   };
@@ -60,7 +63,7 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
     variants.push({ name: `${key} sync`, run: () => s.add(`${key}.sync`, per(timeSyncMs(() => { for (let i = 0; i < K; i++) c.sync(); }))) });
     variants.push({ name: `${key} async`, run: async () => s.add(`${key}.async`, per(await timeMs(async () => { for (let i = 0; i < K; i++) await c.async(); }))) });
     variants.push({ name: `${key} C`, run: async () => s.add(`${key}.c`, (await c.c()).ns / 1e6 / K) });
-    variants.push({ name: `${key} cli`, run: () => s.add(`${key}.cli`, per(timeSyncMs(() => { for (let i = 0; i < K; i++) c.cli(); }))) });
+    variants.push({ name: `${key} cli`, run: async () => { let ms = 0; for (let i = 0; i < K; i++) ms += await c.cli(); s.add(`${key}.cli`, per(ms)); } });
   }
   try {
     await ctx.interleave(runs, variants, s);

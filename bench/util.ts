@@ -3,7 +3,7 @@
  * limit, the python3-btrfsutil process, btrfs-progs and util-linux commands), child Node processes
  * for peak-RSS measurements, and the process bookkeeping that lets an interrupted run clean up.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -149,25 +149,70 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Runs a command to completion asynchronously (the event loop stays free); rejects on non-zero exit. */
-export function run(cmd: string, args: string[], options: { stdin?: string } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const input = options.stdin;
-    const child = track(spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] }));
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')}: ${signal ?? `exit ${code}`}: ${err.trim()}`));
+/** What bench/launcher.py answers for one command. */
+interface Launched {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ns: number;
+}
+
+/**
+ * The helper process (bench/launcher.py) that runs every command once the scenarios start, so this
+ * process never forks while it measures: a fork leaves each of its pages copy-on-write, and the
+ * first write to each afterwards is a fault (15-20 µs here), charged to whichever of our variants
+ * ran next while the C limit and python3-btrfsutil, in processes of their own, never paid it.
+ */
+class Launcher {
+  private readonly child: ChildProcess;
+  private readonly lines: AsyncIterator<string>;
+  /** Commands answer in order: one after another. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor() {
+    this.child = track(spawn(PYTHON, [join(ROOT, 'bench', 'launcher.py')], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    this.lines = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  exec(argv: string[], stdin?: string): Promise<Launched> {
+    const next = this.queue.then(async () => {
+      this.child.stdin!.write(`${JSON.stringify({ argv, stdin: stdin ?? null })}\n`);
+      const { value, done } = await this.lines.next();
+      if (done) throw new Error('bench/launcher.py exited');
+      return JSON.parse(value) as Launched;
     });
-    if (input !== undefined) {
-      child.stdin!.on('error', () => undefined); // an early exit is reported by 'exit'
-      child.stdin!.end(input);
-    }
-  });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
+}
+
+let launcher: Launcher | undefined;
+
+/** Starts the command launcher (index.ts does, before the first scenario). */
+export function startLauncher(): void {
+  launcher ??= new Launcher();
+}
+
+/** Lets the launcher exit (at the end of the run). */
+export function stopLauncher(): void {
+  launcher?.close();
+  launcher = undefined;
+}
+
+async function launch(cmd: string, args: string[], stdin?: string): Promise<Launched> {
+  startLauncher();
+  const result = await launcher!.exec([cmd, ...args], stdin);
+  if (result.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${result.code}: ${result.stderr.trim()}`);
+  return result;
+}
+
+/** Runs a command to completion through the launcher and returns its stdout; rejects on non-zero exit. */
+export async function run(cmd: string, args: string[], options: { stdin?: string } = {}): Promise<string> {
+  return (await launch(cmd, args, options.stdin)).stdout;
 }
 
 export interface LimitResult {
@@ -182,16 +227,21 @@ export async function limit(...args: (string | number)[]): Promise<LimitResult> 
   return JSON.parse(out) as LimitResult;
 }
 
-/** Runs a command synchronously, as a program that shells out would, and returns its wall time in ms. */
-export function commandMs(cmd: string, args: string[]): number {
-  const start = performance.now();
-  const result = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = performance.now() - start;
-  if (result.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${result.status}: ${result.stderr}`);
-  return ms;
+/** Runs a command as a program that shells out would (start to exit), and returns its wall time in ms. */
+export async function commandMs(cmd: string, args: string[]): Promise<number> {
+  return (await command(cmd, args)).ms;
 }
 
-/** Runs a command synchronously and returns its stdout. */
+/** {@link commandMs}, with the command's output. */
+export async function command(cmd: string, args: string[]): Promise<{ ms: number; stdout: string }> {
+  const result = await launch(cmd, args);
+  return { ms: result.ns / 1e6, stdout: result.stdout };
+}
+
+/**
+ * Runs a command synchronously from this process and returns its stdout: for setting up, before a
+ * scenario's warm-up round (it forks: see the launcher).
+ */
 export function sh(cmd: string, ...args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
