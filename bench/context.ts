@@ -25,7 +25,7 @@ export interface Ctx {
   images(options?: { count?: number; size?: number; mkfs?: string[] | false }): ScratchImages;
   /** The scenario's python3-btrfsutil process, started on first use. */
   python(): PythonPeer;
-  /** One unrecorded warm-up of each variant, then `runs` rotated rounds recorded into `samples`. */
+  /** One unrecorded warm-up of each variant, then `runs` shuffled rounds recorded into `samples`. */
   interleave(runs: number, variants: Variant[], samples: Samples): Promise<void>;
 }
 

@@ -73,7 +73,7 @@ one scenario, \`--smoke\` for a few iterations of each (CI).
 - **Load average** (1/5/15 min) before → after each scenario: ${loads}
 
 The machine is shared with other work, so every figure is a median of interleaved rounds (each
-round runs every variant once, in a rotated order, after one unrecorded warm-up) and the spread
+round runs every variant once, in a shuffled order, after one unrecorded warm-up) and the spread
 (min/max) is shown. Ratios are cost ratios, ours over theirs (time over time, or their rate over
 ours): below 1 means faster. "×limit" compares with the C program doing the same system calls
 (bench/limit.c), "×peer" with the best of the peers (python3-btrfsutil, btrfs-progs, util-linux,

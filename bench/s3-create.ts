@@ -8,7 +8,7 @@
  * Every variant works in a fresh directory and starts from a quiet filesystem (synced, cleaner
  * drained). Figures are ms per 1,000 operations, whatever N the mode uses.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Ctx, Variant } from './context';
@@ -22,6 +22,8 @@ import {
   deleteSubvolumeSync,
   syncSync,
 } from '../src/index';
+import { BTRFS_IOC_SUBVOL_CREATE_V2, btrfs_ioctl_vol_args_v2 } from '../src/kernel/subvol';
+import { native } from '../src/native';
 import { commandMs, idleLoopDelay, inFlight, limit, pick, run, Samples, timeSyncMs, withLoopDelay } from './util';
 
 const OPS = ['create', 'snapshot', 'delete'] as const;
@@ -121,6 +123,27 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
       await finish(w, c.spread, false);
     },
   }));
+  // The floor for the sequential rows: the same creates (open parent, SUBVOL_CREATE_V2, close in one
+  // native crossing) from a bare loop over the addon, with no library code at all.
+  const volArgs = Buffer.alloc(btrfs_ioctl_vol_args_v2.size);
+  const nameAt = btrfs_ioctl_vol_args_v2.fields.name.offset;
+  variants.push({
+    name: 'bare',
+    run: async () => {
+      const w = workDir(false);
+      const parent = join(w, 'c');
+      await quiesce();
+      s.add('create.bare', perK(timeSyncMs(() => {
+        for (let i = 0; i < N; i++) {
+          volArgs.fill(0, 0, nameAt + 64);
+          volArgs.write(`s${i}`, nameAt);
+          const rc = native().ioctlAt(parent, constants.O_RDONLY | constants.O_DIRECTORY, BTRFS_IOC_SUBVOL_CREATE_V2, volArgs, null);
+          if (rc < 0) throw new Error(`bare SUBVOL_CREATE_V2: ${rc}`);
+        }
+      }), N));
+      await finish(w, false, false);
+    },
+  });
   variants.push({ name: 'idle', run: async () => s.add('eld.idle', await idleLoopDelay(1000)) });
   // A btrfs process per call: fewer calls (each costs a process), scaled to 1,000.
   variants.push({
@@ -165,6 +188,10 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
     rows.push({ id: `${base}.py64.spread`, scenario: 3, metric: `${WIDTH} threads, ${SPREAD} dirs`, impl: 'python3-btrfsutil', kind: 'peer', unit, better: 'lower', samples: s.get(`${op}.py64.spread`) });
     rows.push({ id: `${base}.cli`, scenario: 3, metric: `btrfs subvolume ${op === 'snapshot' ? 'snapshot' : op}, a process per call (${CLI_N}, scaled)`, impl: 'btrfs CLI', kind: 'peer', unit, better: 'lower', samples: s.get(`${op}.cli`) });
   }
+  rows.push({
+    id: '3.create.bare', scenario: 3, metric: 'breakdown: the same creates from a bare loop over the addon (no library)', impl: 'addon', kind: 'info', unit, better: 'lower',
+    samples: s.get('create.bare'), limit: '3.create.c.same',
+  });
   rows.push({ id: '3.eld.idle', scenario: 3, metric: 'event-loop worst delay, idle for 1 s (noise floor)', impl: 'node', kind: 'info', unit: 'ms', better: 'lower', samples: s.get('eld.idle') });
   for (const where of ['same', 'spread'] as const) {
     rows.push({
