@@ -22,7 +22,7 @@ import {
   deleteSubvolumeSync,
   syncSync,
 } from '../src/index';
-import { BTRFS_IOC_SUBVOL_CREATE_V2, btrfs_ioctl_vol_args_v2 } from '../src/kernel/subvol';
+import { BTRFS_IOC_SNAP_DESTROY_V2, BTRFS_IOC_SUBVOL_CREATE_V2, btrfs_ioctl_vol_args_v2 } from '../src/kernel/subvol';
 import { native } from '../src/native';
 import { commandMs, idleLoopDelay, inFlight, limit, pick, run, Samples, timeSyncMs, withLoopDelay } from './util';
 
@@ -53,7 +53,9 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
     }
     return w;
   };
-  const name = (dir: string, spread: boolean, i: number) => (spread ? join(dir, `d${i % SPREAD}`, `s${i}`) : join(dir, `s${i}`));
+  // Names built as the C limit and python build theirs (a format string per call), not with
+  // path.join, whose normalising would be timed as ours.
+  const name = (dir: string, spread: boolean, i: number) => (spread ? `${dir}/d${i % SPREAD}/s${i}` : `${dir}/s${i}`);
   /** Commits and waits for the cleaner, so a variant does not pay for the last one's deletions. */
   const quiesce = async () => {
     syncSync(mnt);
@@ -74,19 +76,21 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
   let eldNow: number[] = [];
   type Driver = (op: OpName, dir: string, spread: boolean) => Promise<number>;
   const ours = (kind: 'sync' | 'async'): Driver => async (op, dir, spread) => {
+    const c = join(dir, 'c');
+    const sn = join(dir, 's');
     if (kind === 'sync') {
       return timeSyncMs(() => {
         for (let i = 0; i < N; i++) {
-          if (op === 'create') createSubvolumeSync(name(join(dir, 'c'), spread, i));
-          else if (op === 'snapshot') createSnapshotSync(src, name(join(dir, 's'), spread, i));
-          else deleteSubvolumeSync(name(join(dir, 's'), spread, i));
+          if (op === 'create') createSubvolumeSync(name(c, spread, i));
+          else if (op === 'snapshot') createSnapshotSync(src, name(sn, spread, i));
+          else deleteSubvolumeSync(name(sn, spread, i));
         }
       });
     }
     const start = performance.now();
     const { maxMs } = await withLoopDelay(() =>
       inFlight(WIDTH, N, (i) =>
-        op === 'create' ? createSubvolume(name(join(dir, 'c'), spread, i)) : op === 'snapshot' ? createSnapshot(src, name(join(dir, 's'), spread, i)) : deleteSubvolume(name(join(dir, 's'), spread, i)),
+        op === 'create' ? createSubvolume(name(c, spread, i)) : op === 'snapshot' ? createSnapshot(src, name(sn, spread, i)) : deleteSubvolume(name(sn, spread, i)),
       ),
     );
     const ms = performance.now() - start;
@@ -133,14 +137,19 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
       const w = workDir(false);
       const parent = join(w, 'c');
       await quiesce();
-      s.add('create.bare', perK(timeSyncMs(() => {
-        for (let i = 0; i < N; i++) {
-          volArgs.fill(0, 0, nameAt + 64);
-          volArgs.write(`s${i}`, nameAt);
-          const rc = native().ioctlAt(parent, constants.O_RDONLY | constants.O_DIRECTORY, BTRFS_IOC_SUBVOL_CREATE_V2, volArgs, null);
-          if (rc < 0) throw new Error(`bare SUBVOL_CREATE_V2: ${rc}`);
-        }
-      }), N));
+      const bare = (request: number, dir: string) =>
+        perK(timeSyncMs(() => {
+          for (let i = 0; i < N; i++) {
+            volArgs.fill(0, 0, nameAt + 64);
+            volArgs.write(`s${i}`, nameAt);
+            const rc = native().ioctlAt(dir, constants.O_RDONLY | constants.O_DIRECTORY, request, volArgs, null);
+            if (rc < 0) throw new Error(`bare ioctl ${request.toString(16)}: ${rc}`);
+          }
+        }), N);
+      s.add('create.bare', bare(BTRFS_IOC_SUBVOL_CREATE_V2, parent));
+      // Snapshots to delete, as the other variants delete theirs (made by C: not what is measured).
+      await limit('batch', 'snapshot', join(w, 's'), N, 0, 1, src);
+      s.add('delete.bare', bare(BTRFS_IOC_SNAP_DESTROY_V2, join(w, 's')));
       await finish(w, false, false);
     },
   });
@@ -188,10 +197,12 @@ export async function createSnapshotDelete(ctx: Ctx): Promise<Row[]> {
     rows.push({ id: `${base}.py64.spread`, scenario: 3, metric: `${WIDTH} threads, ${SPREAD} dirs`, impl: 'python3-btrfsutil', kind: 'peer', unit, better: 'lower', samples: s.get(`${op}.py64.spread`) });
     rows.push({ id: `${base}.cli`, scenario: 3, metric: `btrfs subvolume ${op === 'snapshot' ? 'snapshot' : op}, a process per call (${CLI_N}, scaled)`, impl: 'btrfs CLI', kind: 'peer', unit, better: 'lower', samples: s.get(`${op}.cli`) });
   }
-  rows.push({
-    id: '3.create.bare', scenario: 3, metric: 'breakdown: the same creates from a bare loop over the addon (no library)', impl: 'addon', kind: 'info', unit, better: 'lower',
-    samples: s.get('create.bare'), limit: '3.create.c.same',
-  });
+  for (const op of ['create', 'delete'] as const) {
+    rows.push({
+      id: `3.${op}.bare`, scenario: 3, metric: `breakdown: the same ${op === 'create' ? 'creates' : 'deletes'} from a bare loop over the addon (no library)`, impl: 'addon', kind: 'info', unit, better: 'lower',
+      samples: s.get(`${op}.bare`), limit: `3.${op}.c.same`,
+    });
+  }
   rows.push({ id: '3.eld.idle', scenario: 3, metric: 'event-loop worst delay, idle for 1 s (noise floor)', impl: 'node', kind: 'info', unit: 'ms', better: 'lower', samples: s.get('eld.idle') });
   for (const where of ['same', 'spread'] as const) {
     rows.push({

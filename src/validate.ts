@@ -87,7 +87,7 @@ export function contextOf(operation: string, kind: StepContext['kind'], target: 
  */
 export function checkNewPath(value: unknown, name = 'path'): { path: string; parent: string; name: string } {
   const path = checkPath(value, name);
-  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.replace(/\/+$/, '') : path;
   const leaf = basename(trimmed);
   if (leaf === '' || leaf === '.' || leaf === '..' || trimmed === '/') {
     throw argValueError(name, 'must end in a name (not "/", "." or "..")', value);
@@ -129,9 +129,12 @@ export function checkQgroupId(value: unknown, name = 'qgroupid'): bigint {
   return checkId(value, name);
 }
 
+/** Options not given: one shared, frozen object (an empty literal per call was garbage on every Sync call). */
+const NO_OPTIONS: object = Object.freeze({});
+
 /** Checks an options argument: `undefined` or a plain object. */
 export function checkOptions<T extends object>(value: unknown, name = 'options'): Partial<T> {
-  if (value === undefined) return {};
+  if (value === undefined) return NO_OPTIONS as Partial<T>;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw argTypeError(name, 'of type object', value);
   return value as Partial<T>;
 }
