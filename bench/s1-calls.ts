@@ -25,7 +25,7 @@ import {
   subvolumeInfoSync,
 } from '../src/index';
 import { native } from '../src/native';
-import { BTRFS_IOC_GET_SUBVOL_INFO, btrfs_ioctl_get_subvol_info_args } from '../src/kernel/subvol';
+import { BTRFS_IOC_GET_SUBVOL_INFO, BTRFS_IOC_SUBVOL_GETFLAGS, btrfs_ioctl_get_subvol_info_args } from '../src/kernel/subvol';
 import { commandMs, idleLoopDelay, inFlight, limit, pick, Samples, timeSyncMs, withLoopDelay } from './util';
 
 interface CallOp {
@@ -58,6 +58,7 @@ export async function perCall(ctx: Ctx): Promise<Row[]> {
   const us = (ms: number, n: number) => (ms * 1000) / n;
   const fd = openSync(sub, 'r');
   const infoBuf = Buffer.alloc(btrfs_ioctl_get_subvol_info_args.size);
+  const flagsBuf = Buffer.alloc(8);
   const variants: { name: string; run: () => Promise<void> | void }[] = [];
   for (const op of ops) {
     variants.push({ name: `${op.key} sync`, run: () => s.add(`${op.key}.sync`, us(timeSyncMs(() => { for (let i = 0; i < N; i++) op.sync(sub); }), N)) });
@@ -78,6 +79,8 @@ export async function perCall(ctx: Ctx): Promise<Row[]> {
   const hasIoctlAt = typeof (native() as { ioctlAt?: unknown }).ioctlAt === 'function';
   if (hasIoctlAt) {
     variants.push({ name: 'native ioctlAt', run: () => s.add('native.ioctlAt', us(timeSyncMs(() => { for (let i = 0; i < N; i++) native().ioctlAt(sub, 0, BTRFS_IOC_GET_SUBVOL_INFO, infoBuf, null); }), N)) });
+    // The floor for getSubvolumeReadOnlySync: its one crossing, with no library code around it.
+    variants.push({ name: 'native ioctlAt getflags', run: () => s.add('native.getflags', us(timeSyncMs(() => { for (let i = 0; i < N; i++) native().ioctlAt(sub, 0, BTRFS_IOC_SUBVOL_GETFLAGS, flagsBuf, null); }), N)) });
   }
   // async: 64 in flight
   for (const op of ops) {
@@ -118,6 +121,12 @@ export async function perCall(ctx: Ctx): Promise<Row[]> {
   }
   rows.push({ id: '1.openclose', scenario: 1, metric: 'breakdown: fs.openSync + fs.closeSync', impl: 'node:fs', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('openclose') });
   rows.push({ id: '1.native.ioctl', scenario: 1, metric: 'breakdown: native ioctl(fd, GET_SUBVOL_INFO), buffer reused', impl: 'addon', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('native.ioctl'), limit: '1.info.cfd' });
+  if (hasIoctlAt) {
+    rows.push({
+      id: '1.native.getflags', scenario: 1, metric: 'breakdown: native ioctlAt(path, SUBVOL_GETFLAGS), buffer reused', impl: 'addon', kind: 'info', unit: 'µs/call', better: 'lower',
+      samples: s.get('native.getflags'), limit: '1.ro.c', peers: ['1.ro.py'],
+    });
+  }
   if (hasIoctlAt) rows.push({ id: '1.native.ioctlAt', scenario: 1, metric: 'breakdown: native ioctlAt(path, GET_SUBVOL_INFO), buffer reused', impl: 'addon', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('native.ioctlAt'), limit: '1.info.c' });
   rows.push({ id: '1.alloc', scenario: 1, metric: 'breakdown: Buffer.alloc(4096) in a tight loop (ino_lookup_args, search buffers)', impl: 'node:buffer', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('alloc') });
   rows.push({ id: '1.decode', scenario: 1, metric: 'breakdown: generic layout decode of get_subvol_info_args', impl: 'codec', kind: 'info', unit: 'µs/call', better: 'lower', samples: s.get('decode') });
