@@ -405,6 +405,12 @@ export interface TargetCallSpec<C extends TargetLike, T> {
   size: number;
   /** Writes the call's input into the (zeroed) argument buffer; null when the kernel only writes it. */
   fill: ((arg: Buffer, context: C) => void) | null;
+  /**
+   * How many leading bytes `fill` may write (default: all of them). The Sync driver zeroes only
+   * these in its own buffer before each call, the rest never being written: a create's 4 KiB
+   * vol_args carries at most 56 + 256 bytes of input.
+   */
+  fillBytes?: number;
   /** The operation's result once the ioctl returned >= 0, read from the argument buffer. */
   done(arg: Buffer, context: C): T;
   /** Everything else, given the call's `-errno`: throws the classified error, or goes another way. */
@@ -433,6 +439,7 @@ export class TargetCall<C extends TargetLike, T> {
   readonly blocking: boolean;
   readonly size: number;
   readonly fill: ((arg: Buffer, context: C) => void) | null;
+  readonly fillBytes: number;
   readonly done: (arg: Buffer, context: C) => T;
   readonly otherwise: (context: C, errno: number) => Op<T>;
   /** The Sync driver's argument buffer. */
@@ -444,6 +451,7 @@ export class TargetCall<C extends TargetLike, T> {
     this.blocking = spec.blocking;
     this.size = spec.size;
     this.fill = spec.fill;
+    this.fillBytes = Math.min(spec.fillBytes ?? spec.size, spec.size);
     this.done = spec.done;
     this.otherwise = spec.otherwise;
     this.syncArg = Buffer.alloc(spec.size);
@@ -471,7 +479,7 @@ function isBound<T>(op: Operation<T>): op is BoundCall<T> {
 /** The Sync driver's shortcut for a {@link TargetCall}: the addon called directly. */
 function callSync<C extends TargetLike, T>(call: TargetCall<C, T>, context: C): T {
   const arg = call.syncArg;
-  if (call.fill !== null) call.fill(arg.fill(0), context);
+  if (call.fill !== null) call.fill(arg.fill(0, 0, call.fillBytes), context);
   const fd = context.fd;
   const result = fd !== undefined ? native().ioctl(fd, call.request, arg, null) : native().ioctlAt(context.path!, call.openFlags, call.request, arg, null);
   return result >= 0 ? call.done(arg, context) : runSync(call.otherwise(context, result));

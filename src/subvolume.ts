@@ -167,6 +167,9 @@ function volArgs(name: string, flags: bigint, sourceFd = 0): Buffer {
   return args;
 }
 
+/** Where a vol_args_v2 name (at most 255 bytes, checkNewPath) and its NUL end. */
+const NAME_END = V2.name.offset + 256;
+
 /** A one-call create or delete's vol_args_v2 (zeroed by the driver): the name in the parent. */
 function writeName(args: Buffer, c: { dest: { name: string } }): void {
   args.write(c.dest.name, V2.name.offset, 'utf8'); // checkNewPath allowed at most 255 bytes: the NUL fits
@@ -537,6 +540,7 @@ const CREATE_V2 = new TargetCall<InParent, void>({
   blocking: true,
   size: btrfs_ioctl_vol_args_v2.size,
   fill: writeName,
+  fillBytes: NAME_END,
   done: () => undefined,
   *otherwise(c, errno) {
     const ctx = createContext(c.dest);
@@ -786,6 +790,7 @@ const DESTROY_V2 = new TargetCall<InParent, void>({
   blocking: true,
   size: btrfs_ioctl_vol_args_v2.size,
   fill: writeName,
+  fillBytes: NAME_END,
   done: () => undefined,
   *otherwise(c, errno) {
     const ctx = deleteContext(c.dest);
