@@ -533,21 +533,35 @@ interface InParent {
 
 const createContext = (dest: NewPath): StepContext => ({ operation: 'createSubvolume', kind: 'SUBVOL_CREATE_FAILED', path: dest.path });
 
-/** The common create, one call: open the parent, SUBVOL_CREATE_V2, close. */
-const CREATE_V2 = new TargetCall<InParent, void>({
-  request: BTRFS_IOC_SUBVOL_CREATE_V2,
-  openFlags: O_RDONLY | O_DIRECTORY,
-  blocking: true,
-  size: btrfs_ioctl_vol_args_v2.size,
-  fill: writeName,
-  fillBytes: NAME_END,
-  done: () => undefined,
-  *otherwise(c, errno) {
-    const ctx = createContext(c.dest);
-    if (errno !== ENOTTY) throw yield* ioctlFailure(c.path, errno, ctx, CREATE_V2_OPTIONS);
-    yield* createV1(c.dest, undefined, ctx);
-  },
-});
+/**
+ * A one-call operation on a name in its parent directory (create, delete): open the parent, the V2
+ * ioctl with the name in vol_args_v2, close. ENOTTY (a kernel without the V2 ioctl, or not btrfs)
+ * goes to `older`; any other failure is classified and thrown.
+ */
+function inParentCall(
+  request: number,
+  options: IoctlOptions,
+  context: (dest: NewPath) => StepContext,
+  older: (dest: NewPath, ctx: StepContext) => Op<void>,
+): TargetCall<InParent, void> {
+  return new TargetCall<InParent, void>({
+    request,
+    openFlags: O_RDONLY | O_DIRECTORY,
+    blocking: true,
+    size: btrfs_ioctl_vol_args_v2.size,
+    fill: writeName,
+    fillBytes: NAME_END,
+    done: () => undefined,
+    *otherwise(c, errno) {
+      const ctx = context(c.dest);
+      if (errno !== ENOTTY) throw yield* ioctlFailure(c.path, errno, ctx, options);
+      yield* older(c.dest, ctx);
+    },
+  });
+}
+
+/** The common create, one call: SUBVOL_CREATE_V2 in the parent. */
+const CREATE_V2 = inParentCall(BTRFS_IOC_SUBVOL_CREATE_V2, CREATE_V2_OPTIONS, createContext, (dest, ctx) => createV1(dest, undefined, ctx));
 
 function createSubvolumeOp(dest: NewPath, inherit: bigint[] | undefined): Operation<void> {
   if (!inherit?.length && !legacyIoctls()) return bind(CREATE_V2, { path: dest.parent, dest });
@@ -783,21 +797,10 @@ function* destroyById(fd: number, id: bigint, ctx: StepContext): Op<void> {
 
 const deleteContext = (dest: NewPath): StepContext => ({ operation: 'deleteSubvolume', kind: 'SNAP_DESTROY_FAILED', path: dest.path });
 
-/** The common delete, one call: open the parent, SNAP_DESTROY_V2 by name, close. */
-const DESTROY_V2 = new TargetCall<InParent, void>({
-  request: BTRFS_IOC_SNAP_DESTROY_V2,
-  openFlags: O_RDONLY | O_DIRECTORY,
-  blocking: true,
-  size: btrfs_ioctl_vol_args_v2.size,
-  fill: writeName,
-  fillBytes: NAME_END,
-  done: () => undefined,
-  *otherwise(c, errno) {
-    const ctx = deleteContext(c.dest);
-    if (errno !== ENOTTY) throw yield* ioctlFailure(c.path, errno, ctx, SNAP_DESTROY_V2_OPTIONS);
-    yield* withDir(c.dest.parent, ctx, (dfd) => destroyByName(dfd, c.dest.name, ctx));
-  },
-});
+/** The common delete, one call: SNAP_DESTROY_V2 by name in the parent. */
+const DESTROY_V2 = inParentCall(BTRFS_IOC_SNAP_DESTROY_V2, SNAP_DESTROY_V2_OPTIONS, deleteContext, (dest, ctx) =>
+  withDir(dest.parent, ctx, (dfd) => destroyByName(dfd, dest.name, ctx)),
+);
 
 function deleteByPathOp(dest: NewPath, recursive: boolean): Operation<void> {
   if (!recursive && !legacyIoctls()) return bind(DESTROY_V2, { path: dest.parent, dest });
