@@ -90,6 +90,43 @@ describe('errors (kernel)', { skip: needsRoot }, () => {
     assert.throws(() => btrfs.createSubvolumeSync(`${m}/sv/file/x`), { kind: 'OPEN_FAILED', code: 'ENOTDIR' });
   });
 
+  it('one-call operations: the Sync form (the addon called directly) and the Promise form (a step) answer alike', async () => {
+    mkdirSync(`${m}/sv/plain`, { recursive: true });
+    /** What a caller can see of an error. */
+    const shape = (e: unknown) => {
+      const { name, message, code, errno, syscall, path, fd, kind, operation } = e as btrfs.BtrfsError;
+      return { name, message, code, errno, syscall, path, fd, kind, operation };
+    };
+    const outcome = async (sync: () => unknown, promise: () => Promise<unknown>) => {
+      let fromSync: unknown;
+      try {
+        fromSync = { value: sync() };
+      } catch (e) {
+        fromSync = { error: shape(e) };
+      }
+      const fromPromise = await promise().then(
+        (value) => ({ value }),
+        (e: unknown) => ({ error: shape(e) }),
+      );
+      assert.deepEqual(fromPromise, fromSync);
+      return fromSync as { value?: unknown; error?: ReturnType<typeof shape> };
+    };
+    for (const path of [`${m}/sv`, `${m}/sv/plain`, `${m}/missing`, '/proc']) {
+      await outcome(() => btrfs.getSubvolumeReadOnlySync(path), () => btrfs.getSubvolumeReadOnly(path));
+      await outcome(() => btrfs.subvolumeInfoSync(path), () => btrfs.subvolumeInfo(path));
+    }
+    assert.equal((await outcome(() => btrfs.getSubvolumeReadOnlySync(`${m}/sv/plain`), () => btrfs.getSubvolumeReadOnly(`${m}/sv/plain`))).error?.kind, 'NOT_SUBVOLUME');
+    assert.equal((await outcome(() => btrfs.subvolumeInfoSync(`${m}/missing`), () => btrfs.subvolumeInfo(`${m}/missing`))).error?.kind, 'OPEN_FAILED');
+    // Failures change nothing, so each form meets the same state.
+    const exists = await outcome(() => btrfs.createSubvolumeSync(`${m}/sv`), () => btrfs.createSubvolume(`${m}/sv`));
+    assert.equal(exists.error?.code, 'EEXIST');
+    assert.equal(exists.error?.kind, 'SUBVOL_CREATE_FAILED');
+    assert.equal((await outcome(() => btrfs.createSubvolumeSync(`${m}/missing/x`), () => btrfs.createSubvolume(`${m}/missing/x`))).error?.kind, 'OPEN_FAILED');
+    assert.equal((await outcome(() => btrfs.deleteSubvolumeSync(`${m}/sv/plain`), () => btrfs.deleteSubvolume(`${m}/sv/plain`))).error?.code, 'EINVAL');
+    assert.equal((await outcome(() => btrfs.deleteSubvolumeSync(`${m}/nothing`), () => btrfs.deleteSubvolume(`${m}/nothing`))).error?.code, 'ENOENT');
+    assert.equal((await outcome(() => btrfs.deleteSubvolumeSync('/proc/self'), () => btrfs.deleteSubvolume('/proc/self'))).error?.kind, 'NOT_BTRFS');
+  });
+
   it('bad arguments throw TypeError/RangeError before any syscall, and change nothing', async () => {
     const before = subvolumeList(m);
     assert.throws(() => btrfs.createSubvolumeSync(`${m}/${'n'.repeat(256)}`), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
