@@ -23,7 +23,7 @@ import {
   loop_info64,
 } from './kernel/loop';
 import { OPEN_FAILED_BASE } from './native';
-import { close, ioctl, ioctlAt, type IoctlOptions, type Op, open, type ReaddirResult, type ReadFileResult, runAsync, runSync } from './op';
+import { close, ioctl, ioctlAt, ioctlFailure, type IoctlOptions, type Op, type ReaddirResult, type ReadFileResult, runAsync, runSync } from './op';
 import { checkBoolean, checkOptions, checkPath, type PathLike } from './validate';
 
 const { O_RDONLY, O_RDWR } = fs.constants;
@@ -249,22 +249,38 @@ function* bindDevice(path: string, backing: number, config: Buffer | null, plan:
 function* attachOp(plan: AttachPlan): Op<LoopDevice> {
   const ctx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path: plan.file };
   const controlCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONTROL_FAILED', path: LOOP_CONTROL };
-  const backing = yield* open(plan.file, plan.readOnly ? O_RDONLY : O_RDWR, ctx);
+  // The image and a free device are independent questions: asked together, they cost an async
+  // attach one trip to the thread pool instead of two (30-90 µs each on the bench's VM).
+  const [backing, firstFree] = (yield {
+    op: 'all',
+    steps: [
+      { op: 'open', path: plan.file, flags: plan.readOnly ? O_RDONLY : O_RDWR },
+      { op: 'ioctlAt', path: LOOP_CONTROL, flags: O_RDWR, request: LOOP_CTL_GET_FREE, arg: null, patches: null, blocking: false },
+    ],
+  }) as [number, number];
+  if (backing < 0) throw sysError(backing, 'open', { ...ctx, fd: undefined }, 'OPEN_FAILED');
+  let bound = false;
   try {
     const config = legacyIoctls() ? null : configFor(backing, plan);
     for (let attempt = 1; ; attempt++) {
-      const number = yield* ioctlAt(LOOP_CONTROL, O_RDWR, LOOP_CTL_GET_FREE, null, controlCtx, GET_FREE);
+      let number = firstFree;
+      if (attempt > 1) number = yield* ioctlAt(LOOP_CONTROL, O_RDWR, LOOP_CTL_GET_FREE, null, controlCtx, GET_FREE);
+      else if (number < 0) throw yield* ioctlFailure(LOOP_CONTROL, number, controlCtx, GET_FREE);
       const path = `/dev/loop${number}`;
       const deviceCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path };
       const result = yield* bindDevice(path, backing, config, plan, deviceCtx);
-      if (result >= 0) return new LoopDevice(path, number, plan.file, plan.autoclear ? result : null);
+      if (result >= 0) {
+        bound = true;
+        return new LoopDevice(path, number, plan.file, plan.autoclear ? result : null);
+      }
       // GET_FREE reserves nothing: ask again.
       if (attempt < ATTACH_ATTEMPTS) continue;
       if (result === ENOENT) throw sysError(ENOENT, 'open', { ...deviceCtx, kind: 'OPEN_FAILED' });
       throw sysError(EBUSY, 'ioctl', deviceCtx, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
     }
   } finally {
-    yield* close(backing);
+    // Once bound, the device holds the image itself: the attach need not wait for this close.
+    yield { op: 'close', fd: backing, background: bound };
   }
 }
 

@@ -17,10 +17,17 @@ import { AT_EMPTY_PATH, S_IFDIR, S_IFMT, STATX_INO, STATX_MNT_ID_UNIQUE, STATX_M
 import { HOST_LE, u64Number, viewOf } from './kernel/struct';
 import { type IoctlArg, native, OPEN_FAILED_BASE, type Patches } from './native';
 
-/** A system call the runners know how to do. Results are numbers (`-errno` on failure) or objects. */
+/**
+ * A system call the runners know how to do. Results are numbers (`-errno` on failure) or objects.
+ * - `close` with `background`: async runs do not wait for it (a descriptor the kernel no longer
+ *   needs, whose close cannot fail in a way that matters); Sync runs close at once.
+ * - `all`: independent steps, made together (one trip to the thread pool's time when async, not
+ *   one each); the result is the array of their results.
+ */
 export type Step =
   | { op: 'open'; path: string; flags: number }
-  | { op: 'close'; fd: number }
+  | { op: 'close'; fd: number; background?: boolean }
+  | { op: 'all'; steps: readonly Step[] }
   | { op: 'ioctl'; fd: number; request: number; arg: IoctlArg; patches: Patches | null; blocking: boolean }
   | { op: 'ioctlAt'; path: string; flags: number; request: number; arg: IoctlArg; patches: Patches | null; blocking: boolean }
   | { op: 'statfs'; path: string }
@@ -128,6 +135,8 @@ function execSync(step: Step): unknown {
       case 'close':
         fs.closeSync(step.fd);
         return 0;
+      case 'all':
+        return step.steps.map(execSync);
       case 'ioctl':
         return native().ioctl(step.fd, step.request, step.arg, step.patches);
       case 'ioctlAt':
@@ -178,7 +187,13 @@ function execAsync(step: Step): Promise<unknown> {
       case 'open':
         return fs.open(step.path, step.flags, callback(resolve));
       case 'close':
+        if (step.background) {
+          fs.close(step.fd, () => undefined);
+          return resolve(0);
+        }
         return fs.close(step.fd, callback(resolve, () => 0));
+      case 'all':
+        return resolve(Promise.all(step.steps.map(execAsync)));
       case 'ioctl':
         return resolve(yieldAfter(step.blocking, native().ioctlAsync(step.fd, step.request, step.arg, step.patches, step.blocking && dedicatedThreads())));
       case 'ioctlAt':

@@ -4,6 +4,7 @@
  * still run their steps after an error, and the sync driver's reused buffers never alias.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { argBuffer, close, type Op, open, runAsync, runSync } from '../../src/op';
 
@@ -63,5 +64,25 @@ describe('op runners', () => {
     assert.equal(runSync(missing()), -2);
     assert.equal(await runAsync(missing()), -2);
     assert.throws(() => runSync(open('/definitely/missing', 0, { operation: 't', kind: 'OPEN_FAILED' })), { name: 'BtrfsError', code: 'ENOENT', kind: 'OPEN_FAILED', path: '/definitely/missing' });
+  });
+
+  it("'all' makes independent steps together and returns their results in order; a background close still closes", async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    function* op(): Op<[number, number]> {
+      const [fd, missing] = (yield { op: 'all', steps: [{ op: 'open', path: __filename, flags: 0 }, { op: 'open', path: '/definitely/missing', flags: 0 }] }) as [number, number];
+      assert.ok(fd >= 0);
+      yield { op: 'close', fd, background: true };
+      return [fd, missing];
+    }
+    const before = fds();
+    const [syncFd, syncMissing] = runSync(op());
+    assert.equal(syncMissing, -2);
+    assert.equal(fds(), before, 'Sync: closed at once');
+    const [asyncFd, asyncMissing] = await runAsync(op());
+    assert.ok(syncFd >= 0 && asyncFd >= 0);
+    assert.equal(asyncMissing, -2);
+    // Async does not wait for a background close; it is done soon after.
+    for (let i = 0; i < 100 && fds() !== before; i++) await new Promise((done) => setTimeout(done, 10));
+    assert.equal(fds(), before, 'async: closed in the background');
   });
 });
