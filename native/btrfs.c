@@ -96,6 +96,7 @@ struct call {
   int nrefs;
   napi_async_work work;
   napi_threadsafe_function tsfn; /* blocking calls: the environment's, acquired for this call */
+  struct env_state *state;      /* blocking calls: the environment's bookkeeping (see env_state) */
   struct call *next; /* blocking-call queue link */
 };
 
@@ -525,7 +526,23 @@ static void pool_complete(napi_env env, napi_status status, void *data) {
 struct env_state {
   napi_threadsafe_function tsfn;
   size_t pending; /* touched on the JS thread only */
+  /*
+   * Teardown, under blocking_lock. Node deletes a threadsafe function when its environment is torn
+   * down, whatever threads still hold it, so a thread that handed a call back just before the end
+   * and then released the function touched freed memory (Node's mutex then aborts: about one exit
+   * in 150 after an async snapshot). So: `closing` is set by a cleanup hook that runs before the
+   * function's own, which waits until no thread is between its call and its release (`in_call`);
+   * threads finishing later drop their call without touching the function. The state itself is
+   * freed by whichever comes last, the environment (`finalized`) or the last call (`outstanding`).
+   */
+  bool closing, finalized;
+  int in_call;
+  size_t outstanding;
 };
+
+/* The blocking threads' lock (see below); it also guards each env_state's teardown fields. */
+static pthread_mutex_t blocking_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hand_back_done = PTHREAD_COND_INITIALIZER;
 
 static void thread_complete(napi_env env, napi_value js_callback, void *context, void *data) {
   (void)js_callback;
@@ -541,7 +558,22 @@ static void thread_complete(napi_env env, napi_value js_callback, void *context,
 static void free_env_state(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  free(data);
+  struct env_state *state = data;
+  pthread_mutex_lock(&blocking_lock);
+  state->closing = true;
+  state->finalized = true;
+  bool last = state->outstanding == 0;
+  pthread_mutex_unlock(&blocking_lock);
+  if (last) free(state);
+}
+
+/* The environment's cleanup hook (see env_state): no thread touches its threadsafe function after. */
+static void env_closing(void *data) {
+  struct env_state *state = data;
+  pthread_mutex_lock(&blocking_lock);
+  state->closing = true;
+  while (state->in_call > 0) pthread_cond_wait(&hand_back_done, &blocking_lock);
+  pthread_mutex_unlock(&blocking_lock);
 }
 
 /*
@@ -553,7 +585,6 @@ static void free_env_state(napi_env env, void *data, void *hint) {
  * New threads are started by the threads themselves, one after another while calls wait: a burst
  * of 64 blocking calls costs the event loop at most one pthread_create, not 64.
  */
-static pthread_mutex_t blocking_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t blocking_wake = PTHREAD_COND_INITIALIZER;
 static struct call *queue_head, *queue_tail;
 static int queued, idle_threads, blocking_threads, starting_threads;
@@ -590,11 +621,25 @@ static int start_claimed_thread(void) {
   return -1;
 }
 
+/* Hands a finished call back to its environment, unless that environment is being torn down. */
 static void finish_blocking(struct call *c) {
   napi_threadsafe_function tsfn = c->tsfn;
-  if (napi_call_threadsafe_function(tsfn, c, napi_tsfn_blocking) != napi_ok)
-    free_call(NULL, c); /* the environment is gone: nobody will settle, just free */
-  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  struct env_state *state = c->state;
+  pthread_mutex_lock(&blocking_lock);
+  bool closing = state->closing;
+  if (!closing) state->in_call++;
+  pthread_mutex_unlock(&blocking_lock);
+  if (closing) {
+    free_call(NULL, c); /* nobody will settle it: just free */
+  } else {
+    if (napi_call_threadsafe_function(tsfn, c, napi_tsfn_blocking) != napi_ok) free_call(NULL, c);
+    napi_release_threadsafe_function(tsfn, napi_tsfn_release); /* c may be freed by now */
+  }
+  pthread_mutex_lock(&blocking_lock);
+  if (!closing && --state->in_call == 0 && state->closing) pthread_cond_broadcast(&hand_back_done);
+  bool last = --state->outstanding == 0 && state->finalized;
+  pthread_mutex_unlock(&blocking_lock);
+  if (last) free(state);
 }
 
 static void *blocking_main(void *unused) {
@@ -715,12 +760,20 @@ static napi_value call_async(napi_env env, napi_callback_info info, parse_fn par
     return NULL;
   }
   c->tsfn = state->tsfn;
+  c->state = state;
   if (state->pending++ == 0) napi_ref_threadsafe_function(env, state->tsfn);
+  pthread_mutex_lock(&blocking_lock);
+  state->outstanding++;
+  pthread_mutex_unlock(&blocking_lock);
   if (submit_blocking(c) != 0) {
     /* No thread to spare: run on the libuv pool rather than fail the call. */
     napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
     if (--state->pending == 0) napi_unref_threadsafe_function(env, state->tsfn);
+    pthread_mutex_lock(&blocking_lock);
+    state->outstanding--; /* the environment is alive (this is its thread): it frees the state */
+    pthread_mutex_unlock(&blocking_lock);
     c->tsfn = NULL;
+    c->state = NULL;
     if (napi_create_async_work(env, NULL, name, pool_execute, pool_complete, c, &c->work) != napi_ok ||
         napi_queue_async_work(env, c->work) != napi_ok) {
       napi_throw_error(env, NULL, "could not queue async work");
@@ -770,5 +823,7 @@ NAPI_MODULE_INIT() {
   }
   napi_unref_threadsafe_function(env, state->tsfn);
   if (napi_set_instance_data(env, state, free_env_state, NULL) != napi_ok) return NULL;
+  /* Added after the threadsafe function, so it runs before the function's own cleanup. */
+  if (napi_add_env_cleanup_hook(env, env_closing, state) != napi_ok) return NULL;
   return exports;
 }
