@@ -395,15 +395,15 @@ export function* targetIoctl(
   ctx: StepContext,
   options: IoctlOptions,
 ): Op<number> {
-  const patches = options.patches ?? null;
-  const blocking = options.blocking ?? false;
-  const fd = target.fd;
-  const result: number =
-    fd !== undefined
-      ? yield { op: 'ioctl', fd, request, arg, patches, blocking }
-      : yield { op: 'ioctlAt', path: target.path!, flags: openFlags, request, arg, patches, blocking };
+  const result: number = yield targetStep(target, openFlags, request, arg, options.patches ?? null, options.blocking ?? false);
   if (result >= 0 || (result > -OPEN_FAILED_BASE && options.allow?.includes(result))) return result;
-  throw yield* ioctlFailure(fd ?? target.path!, result, ctx, options);
+  throw yield* ioctlFailure(target.fd ?? target.path!, result, ctx, options);
+}
+
+/** The step of one ioctl on a target: on the caller's descriptor, or the composite on a path. */
+function targetStep(target: TargetLike, openFlags: number, request: number, arg: IoctlArg, patches: Patches | null, blocking: boolean): Step {
+  const fd = target.fd;
+  return fd !== undefined ? { op: 'ioctl', fd, request, arg, patches, blocking } : { op: 'ioctlAt', path: target.path!, flags: openFlags, request, arg, patches, blocking };
 }
 
 // ---- one-call operations ----
@@ -504,12 +504,7 @@ function callSync<C extends TargetLike, T>(call: TargetCall<C, T>, context: C): 
 export function* callOp<C extends TargetLike, T>(call: TargetCall<C, T>, context: C): Op<T> {
   const arg = argBuffer(call.size, call.fill !== null);
   if (call.fill !== null) call.fill(arg, context);
-  const fd = context.fd;
-  const { request, blocking } = call;
-  const result: number =
-    fd !== undefined
-      ? yield { op: 'ioctl', fd, request, arg, patches: null, blocking }
-      : yield { op: 'ioctlAt', path: context.path!, flags: call.openFlags, request, arg, patches: null, blocking };
+  const result: number = yield targetStep(context, call.openFlags, call.request, arg, null, call.blocking);
   return result >= 0 ? call.done(arg, context) : yield* call.otherwise(context, result);
 }
 
