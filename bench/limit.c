@@ -26,7 +26,9 @@
  *                             (LOOP_CTL_GET_FREE + LOOP_CONFIGURE), mount, close, umount2
  *   mountdev DEV MNT N        N times: mount DEV on MNT, umount2
  *   loop IMG N                N times: attach IMG (no autoclear), close; open the device again,
- *                             LOOP_CLR_FD, close (an attach and a detach call, as the API has them)
+ *                             LOOP_CLR_FD, close (an attach and a detach call, as the API has them);
+ *                             each attach tries the device detached last before GET_FREE, as
+ *                             attachLoopDevice does
  *   rusage CMD ARGS...        runs CMD (stdout to /dev/null), prints its wall time and peak RSS
  */
 #define _GNU_SOURCE
@@ -413,17 +415,23 @@ static int cmd_tree(const char *dir, long outer, long inner) {
 
 /* ---- loop devices and mount ---- */
 
-/* Attaches img to a free loop device; returns the open device, its path in dev. */
-static int loop_attach(const char *img, int autoclear, char *dev, size_t devlen) {
+/*
+ * Attaches img to a free loop device; returns the open device, its path in dev and its number in
+ * *nr. With *nr >= 0 (the device detached last, as attachLoopDevice remembers it), that device is
+ * tried first and LOOP_CTL_GET_FREE asked only if it is taken.
+ */
+static int loop_attach(const char *img, int autoclear, char *dev, size_t devlen, int *nr) {
   int ffd = open(img, O_RDWR | O_CLOEXEC);
   if (ffd < 0) die("open", img);
   for (int attempt = 0; attempt < 16; attempt++) {
-    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-    if (ctl < 0) die("open", "/dev/loop-control");
-    int nr = ioctl(ctl, LOOP_CTL_GET_FREE);
-    close(ctl);
-    if (nr < 0) die("LOOP_CTL_GET_FREE", "");
-    snprintf(dev, devlen, "/dev/loop%d", nr);
+    if (*nr < 0 || attempt > 0) {
+      int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+      if (ctl < 0) die("open", "/dev/loop-control");
+      *nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+      close(ctl);
+      if (*nr < 0) die("LOOP_CTL_GET_FREE", "");
+    }
+    snprintf(dev, devlen, "/dev/loop%d", *nr);
     int lfd = open(dev, O_RDWR | O_CLOEXEC);
     if (lfd < 0) {
       if (errno == ENOENT) continue;
@@ -453,7 +461,8 @@ static int cmd_mount(const char *img, const char *mnt, long n) {
   uint64_t t0 = now_ns();
   char dev[64];
   for (long i = 0; i < n; i++) {
-    int lfd = loop_attach(img, 1, dev, sizeof dev);
+    int nr = -1; /* an autoclear device is released by the unmount, not detached: no guess */
+    int lfd = loop_attach(img, 1, dev, sizeof dev, &nr);
     if (mount(dev, mnt, "btrfs", 0, NULL) < 0) die("mount", dev);
     close(lfd);
     if (umount2(mnt, 0) < 0) die("umount2", mnt);
@@ -475,9 +484,11 @@ static int cmd_mountdev(const char *dev, const char *mnt, long n) {
 static int cmd_loop(const char *img, long n) {
   uint64_t t0 = now_ns();
   char dev[64];
+  int nr = -1;
   for (long i = 0; i < n; i++) {
-    /* As attachLoopDevice + detach: the device is closed after binding and opened again to clear. */
-    close(loop_attach(img, 0, dev, sizeof dev));
+    /* As attachLoopDevice + detach: the device is closed after binding and opened again to clear;
+     * the next attach tries the device just detached first. */
+    close(loop_attach(img, 0, dev, sizeof dev, &nr));
     int lfd = open(dev, O_RDONLY | O_CLOEXEC);
     if (lfd < 0) die("open", dev);
     if (ioctl(lfd, LOOP_CLR_FD) < 0) die("LOOP_CLR_FD", dev);

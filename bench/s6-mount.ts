@@ -17,7 +17,12 @@ import { command, commandMs, limit, pick, Samples, sh, timeMs, timeSyncMs } from
 
 export async function mountScenario(ctx: Ctx): Promise<Row[]> {
   const { opts } = ctx;
-  const K = pick(opts, 10, 5, 2);
+  // Cycles per round: enough that a round measures the steady state. With 10, a round of async
+  // attaches ran while V8 was still compiling the attach path (on one of the 2 cores the pool
+  // thread needs), and the per-round means swung 0.2-1.1 ms. A process per call is slow: fewer.
+  const K = pick(opts, 30, 10, 2);
+  const LOOP_K = pick(opts, 100, 20, 2);
+  const CLI_K = pick(opts, 10, 5, 2);
   const runs = pick(opts, 5, 3, 1);
   const a = ctx.images({ count: 1, size: 512 * 1024 ** 2, mkfs: [] });
   const b = ctx.images({ count: 1, size: 512 * 1024 ** 2, mkfs: [] });
@@ -25,9 +30,9 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
   const mnt = a.mnt;
   const device = sh('losetup', '--find', '--show', b.images[0]!).trim();
   const s = new Samples();
-  const per = (ms: number) => ms / K;
   const cycles = {
     loopmount: {
+      n: K,
       label: 'mount + umount of an image (loop, autoclear)',
       sync: () => { mountSync(image, mnt, { loop: true }); umountSync(mnt); },
       async: async () => { await mount(image, mnt, { loop: true }); await umount(mnt); },
@@ -37,6 +42,7 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
       cliText: 'mount -o loop; umount',
     },
     mountdev: {
+      n: K,
       label: 'mount + umount of a loop device',
       sync: () => { mountSync(device, mnt); umountSync(mnt); },
       async: async () => { await mount(device, mnt); await umount(mnt); },
@@ -46,11 +52,12 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
       cliText: 'mount; umount',
     },
     loop: {
+      n: LOOP_K,
       label: 'attach + detach a loop device',
       sync: () => attachLoopDeviceSync(image).detachSync(),
       async: async () => (await attachLoopDevice(image)).detach(),
-      c: () => limit('loop', image, K),
-      cText: 'GET_FREE + LOOP_CONFIGURE, close; open + LOOP_CLR_FD',
+      c: () => limit('loop', image, LOOP_K),
+      cText: 'LOOP_CONFIGURE (the device detached last; GET_FREE if taken), close; open + LOOP_CLR_FD',
       cli: async () => {
         const attached = await command('losetup', ['--find', '--show', image]);
         return attached.ms + (await commandMs('losetup', ['-d', attached.stdout.trim()]));
@@ -60,10 +67,11 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
   };
   const variants: Variant[] = [];
   for (const [key, c] of Object.entries(cycles)) {
-    variants.push({ name: `${key} sync`, run: () => s.add(`${key}.sync`, per(timeSyncMs(() => { for (let i = 0; i < K; i++) c.sync(); }))) });
-    variants.push({ name: `${key} async`, run: async () => s.add(`${key}.async`, per(await timeMs(async () => { for (let i = 0; i < K; i++) await c.async(); }))) });
-    variants.push({ name: `${key} C`, run: async () => s.add(`${key}.c`, (await c.c()).ns / 1e6 / K) });
-    variants.push({ name: `${key} cli`, run: async () => { let ms = 0; for (let i = 0; i < K; i++) ms += await c.cli(); s.add(`${key}.cli`, per(ms)); } });
+    const n = c.n;
+    variants.push({ name: `${key} sync`, run: () => s.add(`${key}.sync`, timeSyncMs(() => { for (let i = 0; i < n; i++) c.sync(); }) / n) });
+    variants.push({ name: `${key} async`, run: async () => s.add(`${key}.async`, (await timeMs(async () => { for (let i = 0; i < n; i++) await c.async(); })) / n) });
+    variants.push({ name: `${key} C`, run: async () => s.add(`${key}.c`, (await c.c()).ns / 1e6 / n) });
+    variants.push({ name: `${key} cli`, run: async () => { let ms = 0; for (let i = 0; i < CLI_K; i++) ms += await c.cli(); s.add(`${key}.cli`, ms / CLI_K); } });
   }
   try {
     await ctx.interleave(runs, variants, s);

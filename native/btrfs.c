@@ -14,6 +14,10 @@
  * - Pointer patches: some arguments carry the address of a second buffer (btrfs_ioctl_vol_args_v2's
  *   qgroup_inherit). A patch [offset, buffer] writes that buffer's address, as a host-order u64, at
  *   `offset` in the argument just before the call.
+ * - Descriptor patch: a patch [offset, { path, flags, size }] opens `path` for the call and writes
+ *   the descriptor (a 4- or 8-byte host-order integer) at `offset`, for arguments that carry a file
+ *   (LOOP_CONFIGURE's backing file): one crossing instead of an open, the ioctl and a close. It is
+ *   opened first and closed after the ioctl; a failed open comes back as -(0x20000 + errno).
  * - Composite step: ioctlAt(path, openFlags, request, arg) does open + ioctl + close in one crossing,
  *   since for one-ioctl questions the crossings (and Node's fs.openSync) cost more than the syscalls.
  *   A failed open comes back as -(0x10000 + errno), so the caller can tell which step failed.
@@ -67,6 +71,8 @@ enum call_kind { CALL_IOCTL, CALL_IOCTL_AT, CALL_MOUNT, CALL_UMOUNT2, CALL_STATX
 
 /* ioctlAt reports a failed open(2) as -(OPEN_FAILED_BASE + errno), a failed ioctl as -errno. */
 #define OPEN_FAILED_BASE 0x10000
+/* A descriptor patch's failed open(2) comes back as -(FILE_OPEN_FAILED_BASE + errno). */
+#define FILE_OPEN_FAILED_BASE 0x20000
 enum arg_kind { ARG_NONE, ARG_BUFFER, ARG_INTEGER };
 
 struct call {
@@ -82,6 +88,11 @@ struct call {
   size_t patch_offset[MAX_PATCHES];
   void *patch_target[MAX_PATCHES];
   int npatches;
+  /* descriptor patch (at most one): open file_path with file_flags for the call, write the
+   * descriptor (file_size bytes, host order) at file_offset in the argument, close it afterwards */
+  char *file_path;
+  int file_flags;
+  size_t file_offset, file_size;
   /* ioctlAt's path (in `target`), mount / umount2: strings owned by the call (NULL allowed where
    * the syscall allows it) */
   char *source, *target, *fstype, *data;
@@ -110,8 +121,8 @@ static long do_ioctl(struct call *c) {
   return ioctl(c->fd, c->request, c->arg_kind == ARG_INTEGER ? c->arg_value : 0UL);
 }
 
-/* The one body every entry point runs. */
-static void run_call(struct call *c) {
+/* The syscall a call names. */
+static void run_syscall(struct call *c) {
   long rc = -1;
   switch (c->kind) {
   case CALL_IOCTL:
@@ -146,10 +157,30 @@ static void run_call(struct call *c) {
   c->result = rc < 0 ? -(int64_t)errno : (int64_t)rc;
 }
 
+/* The one body every entry point runs: the syscall, with a descriptor patch's file open around it. */
+static void run_call(struct call *c) {
+  if (c->file_path == NULL) {
+    run_syscall(c);
+    return;
+  }
+  /* The file is opened first: when both it and the target fail, its error is the one reported. */
+  int file_fd = open(c->file_path, c->file_flags | O_CLOEXEC);
+  if (file_fd < 0) {
+    c->result = -(int64_t)(FILE_OPEN_FAILED_BASE + errno);
+    return;
+  }
+  int64_t wide = file_fd;
+  int32_t narrow = file_fd;
+  memcpy((char *)c->arg + c->file_offset, c->file_size == 8 ? (void *)&wide : (void *)&narrow, c->file_size);
+  run_syscall(c);
+  close(file_fd); /* the kernel took its own reference if it keeps the file */
+}
+
 static void free_call_fields(napi_env env, struct call *c) {
   if (env != NULL)
     for (int i = 0; i < c->nrefs; i++) napi_delete_reference(env, c->refs[i]);
   free(c->source);
+  free(c->file_path);
   if (c->target != c->target_inline) free(c->target);
   free(c->fstype);
   free(c->data);
@@ -301,6 +332,49 @@ static int parse_ioctl_at(napi_env env, napi_value *argv, size_t argc, struct ca
   return parse_ioctl_rest(env, argv + 1, argc - 1, c, async);
 }
 
+/* A Buffer or a Uint8Array-like typed array (what get_bytes takes). */
+static bool is_bytes(napi_env env, napi_value value) {
+  bool yes = false;
+  if (napi_is_buffer(env, value, &yes) == napi_ok && yes) return true;
+  return napi_is_typedarray(env, value, &yes) == napi_ok && yes;
+}
+
+/*
+ * A descriptor patch [offset, { path, flags, size }]: the call opens `path` with `flags`, writes the
+ * descriptor as a `size`-byte (4 or 8) host-order integer at `offset` in the argument, and closes it
+ * after the ioctl. For arguments that carry a file (LOOP_CONFIGURE's backing file, SNAP_CREATE's
+ * source), so that opening it costs no crossing of its own. At most one per call.
+ */
+static int parse_file_patch(napi_env env, napi_value spec, uint32_t offset, struct call *c) {
+  napi_value path_value, flags_value, size_value;
+  uint32_t size;
+  if (c->file_path != NULL) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "patches holds at most one descriptor patch");
+    return 0;
+  }
+  CHECK(env, napi_get_named_property(env, spec, "path", &path_value));
+  CHECK(env, napi_get_named_property(env, spec, "flags", &flags_value));
+  CHECK(env, napi_get_named_property(env, spec, "size", &size_value));
+  if (!get_int32(env, flags_value, "descriptor patch flags must be a number", &c->file_flags)) return 0;
+  if (!get_uint32(env, size_value, "descriptor patch size must be 4 or 8", &size)) return 0;
+  if (size != 4 && size != 8) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "descriptor patch size must be 4 or 8");
+    return 0;
+  }
+  if ((size_t)offset + size > c->arg_len) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "descriptor patch offset + size exceeds the argument buffer");
+    return 0;
+  }
+  if (!get_optional_string(env, path_value, "descriptor patch path must be a string", &c->file_path)) return 0;
+  if (c->file_path == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "descriptor patch path must be a string");
+    return 0;
+  }
+  c->file_offset = offset;
+  c->file_size = size;
+  return 1;
+}
+
 /* argv[1] is the request, argv[2] the argument, argv[3] the patches. */
 static int parse_ioctl_rest(napi_env env, napi_value *argv, size_t argc, struct call *c, int async) {
   uint32_t request;
@@ -357,6 +431,11 @@ static int parse_ioctl_rest(napi_env env, napi_value *argv, size_t argc, struct 
         CHECK(env, napi_get_element(env, argv[3], i, &offset_value));
         CHECK(env, napi_get_element(env, argv[3], i + 1, &target_value));
         if (!get_uint32(env, offset_value, "patch offset must be a non-negative integer", &offset)) return 0;
+        CHECK(env, napi_typeof(env, target_value, &type));
+        if (type == napi_object && !is_bytes(env, target_value)) {
+          if (!parse_file_patch(env, target_value, offset, c)) return 0;
+          continue;
+        }
         if ((size_t)offset + sizeof(uint64_t) > c->arg_len) {
           napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "patch offset + 8 exceeds the argument buffer");
           return 0;

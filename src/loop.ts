@@ -22,7 +22,7 @@ import {
   loop_config,
   loop_info64,
 } from './kernel/loop';
-import { OPEN_FAILED_BASE } from './native';
+import { FILE_OPEN_FAILED_BASE, OPEN_FAILED_BASE, type Patches } from './native';
 import { close, ioctl, ioctlAt, ioctlFailure, type IoctlOptions, type Op, type ReaddirResult, type ReadFileResult, runAsync, runSync } from './op';
 import { checkBoolean, checkOptions, checkPath, type PathLike } from './validate';
 
@@ -178,11 +178,101 @@ function label(path: string): string {
   return name;
 }
 
-/** The LOOP_CONFIGURE argument for `backing`: one buffer per attach, reused by every attempt. */
-function configFor(backing: number, plan: AttachPlan): Buffer {
-  const config = loop_config.encode({ fd: backing });
+/**
+ * The device this process detached last, which is likely free still: the next attach tries it
+ * before asking /dev/loop-control, which saves an async attach one of its two trips to the thread
+ * pool. Only a guess (another process may have taken it): EBUSY, or a device that is gone, sends
+ * the attach to LOOP_CTL_GET_FREE as usual.
+ */
+let freeHint: number | null = null;
+
+/** Remembers a device this process just detached (see {@link freeHint}). */
+function noteFree(path: string): void {
+  const match = /^\/dev\/loop(\d+)$/.exec(path);
+  if (match) freeHint = Number(match[1]);
+}
+
+/** The LOOP_CONFIGURE argument, one per attach and reused by every try; `fd` comes from {@link imagePatches}. */
+function configFor(plan: AttachPlan): Buffer {
+  const config = loop_config.encode({ fd: 0 });
   loop_info64.write(config, { lo_offset: plan.offset, lo_sizelimit: plan.sizeLimit, lo_flags: plan.flags, lo_file_name: label(plan.file) }, loop_config.fields.info.offset);
   return config;
+}
+
+/**
+ * The image as a descriptor patch of LOOP_CONFIGURE: the call opens it and writes the descriptor
+ * into loop_config.fd, so open, configure and close are one crossing (one pool trip when async).
+ */
+function imagePatches(plan: AttachPlan): Patches {
+  return [loop_config.fields.fd.offset, { path: plan.file, flags: plan.readOnly ? O_RDONLY : O_RDWR, size: 4 }];
+}
+
+/** A try's outcome when the kernel has no LOOP_CONFIGURE (before 5.8): attach the older way. */
+const NO_CONFIGURE = -0x7fff_ffff;
+
+/**
+ * One try at LOOP_CONFIGURE on device `path`. Returns a number >= 0 once bound (for autoclear, the
+ * device's descriptor, kept open), EBUSY (another process bound it first), ENOENT (the device is not
+ * there: just created and its node not yet made, or a stale guess) or {@link NO_CONFIGURE}.
+ */
+function* configureDevice(path: string, config: Buffer, plan: AttachPlan, ctx: StepContext, guessed: boolean): Op<number> {
+  const options: IoctlOptions = { onBtrfs: false, name: 'LOOP_CONFIGURE', patches: imagePatches(plan) };
+  if (!plan.autoclear) {
+    // No descriptor to keep (the binding holds the image, not ours): one crossing.
+    const result: number = yield { op: 'ioctlAt', path, flags: O_RDWR, request: LOOP_CONFIGURE, arg: config, patches: options.patches!, blocking: false };
+    return yield* configureOutcome(path, result, ctx, options, guessed);
+  }
+  // Autoclear: the device's descriptor is held until the caller has it in use, else the kernel
+  // releases the device as soon as it is bound.
+  const lfd: number = yield { op: 'open', path, flags: O_RDWR };
+  if (lfd < 0) return yield* configureOutcome(path, lfd - OPEN_FAILED_BASE, ctx, options, guessed);
+  let keep = false;
+  try {
+    const result: number = yield { op: 'ioctl', fd: lfd, request: LOOP_CONFIGURE, arg: config, patches: options.patches!, blocking: false };
+    const outcome = yield* configureOutcome(path, result, ctx, options, guessed);
+    keep = outcome >= 0;
+    return keep ? lfd : outcome;
+  } finally {
+    if (!keep) yield* close(lfd);
+  }
+}
+
+function* configureOutcome(path: string, result: number, ctx: StepContext, options: IoctlOptions, guessed: boolean): Op<number> {
+  if (result >= 0) return 0;
+  if (result === EBUSY) return EBUSY;
+  if (result <= -OPEN_FAILED_BASE && result > -FILE_OPEN_FAILED_BASE) {
+    // The device's own open: a guess may name a device that is gone (ENXIO, ENODEV as well).
+    const errno = result + OPEN_FAILED_BASE;
+    if (errno === ENOENT || guessed) return ENOENT;
+    throw sysError(errno, 'open', { ...ctx, kind: 'OPEN_FAILED' });
+  }
+  // Before 5.8 the loop driver answers EINVAL (or ENOTTY) to the unknown LOOP_CONFIGURE; real
+  // EINVALs (a bad offset, say) come back from the older ioctls too.
+  if (result === EINVAL || result === ENOTTY) return NO_CONFIGURE;
+  throw yield* ioctlFailure(path, result, ctx, options); // the image's open (OPEN_FAILED) or the ioctl
+}
+
+function* attachOp(plan: AttachPlan): Op<LoopDevice> {
+  if (legacyIoctls()) return yield* attachLegacyOp(plan);
+  const controlCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONTROL_FAILED', path: LOOP_CONTROL };
+  const config = configFor(plan);
+  let guess = freeHint;
+  freeHint = null; // one attach per guess: concurrent attaches go to GET_FREE
+  for (let attempt = 1; ; attempt++) {
+    const guessed = guess !== null;
+    const number = guess ?? (yield* ioctlAt(LOOP_CONTROL, O_RDWR, LOOP_CTL_GET_FREE, null, controlCtx, GET_FREE));
+    guess = null;
+    const path = `/dev/loop${number}`;
+    const ctx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path };
+    const result = yield* configureDevice(path, config, plan, ctx, guessed);
+    if (result >= 0) return new LoopDevice(path, number, plan.file, plan.autoclear ? result : null);
+    if (result === NO_CONFIGURE) return yield* attachLegacyOp(plan);
+    // GET_FREE reserves nothing: ask again (a wrong guess costs no attempt).
+    if (guessed) attempt--;
+    if (attempt < ATTACH_ATTEMPTS) continue;
+    if (result === ENOENT) throw sysError(ENOENT, 'open', { ...ctx, kind: 'OPEN_FAILED' });
+    throw sysError(EBUSY, 'ioctl', ctx, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
+  }
 }
 
 /**
@@ -210,34 +300,16 @@ function* bindLegacy(lfd: number, backing: number, plan: AttachPlan, ctx: StepCo
 }
 
 /**
- * One try at binding device `path` to `backing`. Returns a number >= 0 once bound (for autoclear,
- * the device's descriptor, kept open), or EBUSY (another process bound it first) or ENOENT (the node
- * of a device just created is not there yet): then another free device will do.
+ * One legacy try at binding device `path` to `backing`. Returns a number >= 0 once bound (for
+ * autoclear, the device's descriptor, kept open), or EBUSY or ENOENT as {@link configureDevice}.
  */
-function* bindDevice(path: string, backing: number, config: Buffer | null, plan: AttachPlan, ctx: StepContext): Op<number> {
-  if (config !== null && !plan.autoclear) {
-    // No descriptor to keep (the binding holds the backing file, not ours): open the device,
-    // LOOP_CONFIGURE and close it in one crossing.
-    const result: number = yield { op: 'ioctlAt', path, flags: O_RDWR, request: LOOP_CONFIGURE, arg: config, patches: null, blocking: false };
-    if (result >= 0 || result === EBUSY) return result;
-    if (result <= -OPEN_FAILED_BASE) {
-      const errno = result + OPEN_FAILED_BASE;
-      if (errno === ENOENT) return ENOENT;
-      throw sysError(errno, 'open', { ...ctx, kind: 'OPEN_FAILED' });
-    }
-    if (result !== EINVAL && result !== ENOTTY) throw sysError(result, 'ioctl', ctx, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
-    config = null; // the older ioctls, below, on a descriptor of our own
-  }
+function* bindDeviceLegacy(path: string, backing: number, plan: AttachPlan, ctx: StepContext): Op<number> {
   const lfd: number = yield { op: 'open', path, flags: O_RDWR };
   if (lfd === ENOENT) return ENOENT;
   if (lfd < 0) throw sysError(lfd, 'open', { ...ctx, kind: 'OPEN_FAILED' });
   let keep = false;
   try {
-    let result = EINVAL;
-    if (config !== null) result = yield* ioctl(lfd, LOOP_CONFIGURE, config, ctx, { onBtrfs: false, name: 'LOOP_CONFIGURE', allow: [EBUSY, EINVAL, ENOTTY] });
-    // Before 5.8 the loop driver answers EINVAL (or ENOTTY) to the unknown LOOP_CONFIGURE; real
-    // EINVALs (a bad offset, say) come back from the older ioctls too.
-    if (result === EINVAL || result === ENOTTY) result = yield* bindLegacy(lfd, backing, plan, ctx);
+    const result = yield* bindLegacy(lfd, backing, plan, ctx);
     if (result < 0) return result;
     keep = plan.autoclear;
     return lfd;
@@ -246,11 +318,12 @@ function* bindDevice(path: string, backing: number, config: Buffer | null, plan:
   }
 }
 
-function* attachOp(plan: AttachPlan): Op<LoopDevice> {
+/** An attach with LOOP_SET_FD + LOOP_SET_STATUS64, on a descriptor of the image opened here. */
+function* attachLegacyOp(plan: AttachPlan): Op<LoopDevice> {
   const ctx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path: plan.file };
   const controlCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONTROL_FAILED', path: LOOP_CONTROL };
   // The image and a free device are independent questions: asked together, they cost an async
-  // attach one trip to the thread pool instead of two (30-90 µs each on the bench's VM).
+  // attach one trip to the thread pool instead of two.
   const [backing, firstFree] = (yield {
     op: 'all',
     steps: [
@@ -261,14 +334,13 @@ function* attachOp(plan: AttachPlan): Op<LoopDevice> {
   if (backing < 0) throw sysError(backing, 'open', { ...ctx, fd: undefined }, 'OPEN_FAILED');
   let bound = false;
   try {
-    const config = legacyIoctls() ? null : configFor(backing, plan);
     for (let attempt = 1; ; attempt++) {
       let number = firstFree;
       if (attempt > 1) number = yield* ioctlAt(LOOP_CONTROL, O_RDWR, LOOP_CTL_GET_FREE, null, controlCtx, GET_FREE);
       else if (number < 0) throw yield* ioctlFailure(LOOP_CONTROL, number, controlCtx, GET_FREE);
       const path = `/dev/loop${number}`;
       const deviceCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path };
-      const result = yield* bindDevice(path, backing, config, plan, deviceCtx);
+      const result = yield* bindDeviceLegacy(path, backing, plan, deviceCtx);
       if (result >= 0) {
         bound = true;
         return new LoopDevice(path, number, plan.file, plan.autoclear ? result : null);
@@ -276,7 +348,7 @@ function* attachOp(plan: AttachPlan): Op<LoopDevice> {
       // GET_FREE reserves nothing: ask again.
       if (attempt < ATTACH_ATTEMPTS) continue;
       if (result === ENOENT) throw sysError(ENOENT, 'open', { ...deviceCtx, kind: 'OPEN_FAILED' });
-      throw sysError(EBUSY, 'ioctl', deviceCtx, 'LOOP_CONFIGURE_FAILED', 'LOOP_CONFIGURE');
+      throw sysError(EBUSY, 'ioctl', deviceCtx, 'LOOP_CONFIGURE_FAILED', 'LOOP_SET_FD');
     }
   } finally {
     // Once bound, the device holds the image itself: the attach need not wait for this close.
@@ -331,13 +403,14 @@ function* detachOp(path: string, held: number | null = null): Op<void> {
   // A device still mounted or open elsewhere becomes autoclear: released when its last user goes.
   if (held === null) {
     yield* ioctlAt(path, O_RDONLY, LOOP_CLR_FD, 0, ctx, CLR_FD);
-    return;
+  } else {
+    try {
+      yield* ioctl(held, LOOP_CLR_FD, 0, ctx, CLR_FD);
+    } finally {
+      yield* close(held);
+    }
   }
-  try {
-    yield* ioctl(held, LOOP_CLR_FD, 0, ctx, CLR_FD);
-  } finally {
-    yield* close(held);
-  }
+  noteFree(path);
 }
 
 /**

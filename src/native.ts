@@ -16,10 +16,26 @@ import { dirname, join } from 'node:path';
 export type IoctlArg = Uint8Array | number | null | undefined;
 
 /**
- * Pointer patches: `[offset, buffer, offset, buffer, ...]`. The native layer writes each buffer's
- * address (host-order u64) into the argument at `offset` right before the call.
+ * A file the call opens for itself, its descriptor written into the argument (see {@link Patches}):
+ * for arguments that carry a file, such as LOOP_CONFIGURE's backing file.
  */
-export type Patches = readonly (number | Uint8Array)[];
+export interface FilePatch {
+  /** The file to open. */
+  readonly path: string;
+  /** open(2) flags (O_CLOEXEC is added). */
+  readonly flags: number;
+  /** The descriptor field's width in bytes: 4 (a __u32) or 8 (a __s64). */
+  readonly size: 4 | 8;
+}
+
+/**
+ * Patches: `[offset, target, offset, target, ...]`, applied right before the call. A buffer target
+ * is a pointer patch: the native layer writes the buffer's address (host-order u64) at `offset`. A
+ * {@link FilePatch} target (at most one) is a descriptor patch: the call opens the file first, writes
+ * the descriptor at `offset` and closes it after the ioctl; a failed open gives
+ * -({@link FILE_OPEN_FAILED_BASE} + errno).
+ */
+export type Patches = readonly (number | Uint8Array | FilePatch)[];
 
 /** The addon's exports. Every function returns the syscall's result (>= 0) or `-errno`. */
 export interface NativeBinding {
@@ -46,6 +62,8 @@ export interface NativeBinding {
 
 /** ioctlAt's marker for a failed open: the result is -(OPEN_FAILED_BASE + errno). */
 export const OPEN_FAILED_BASE = 0x10000;
+/** A descriptor patch's marker for a failed open: the result is -(FILE_OPEN_FAILED_BASE + errno). */
+export const FILE_OPEN_FAILED_BASE = 0x20000;
 
 /** The package root: the nearest folder above this file whose package.json names `btrfs`. */
 function packageRoot(): string {

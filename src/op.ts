@@ -15,7 +15,7 @@ import { dedicatedThreads } from './features';
 import { BTRFS_SUPER_MAGIC } from './kernel/constants';
 import { AT_EMPTY_PATH, S_IFDIR, S_IFMT, STATX_INO, STATX_MNT_ID_UNIQUE, STATX_MODE, STATX_SUBVOL, STATX_SUBVOL_OFFSET, STATX_TYPE, statx } from './kernel/stat';
 import { HOST_LE, u64Number, viewOf } from './kernel/struct';
-import { type IoctlArg, native, OPEN_FAILED_BASE, type Patches } from './native';
+import { FILE_OPEN_FAILED_BASE, type FilePatch, type IoctlArg, native, OPEN_FAILED_BASE, type Patches } from './native';
 
 /**
  * A system call the runners know how to do. Results are numbers (`-errno` on failure) or objects.
@@ -344,8 +344,8 @@ export interface IoctlOptions {
  */
 export function* ioctl(fd: number, request: number, arg: IoctlArg, ctx: StepContext, options: IoctlOptions): Op<number> {
   const result: number = yield { op: 'ioctl', fd, request, arg, patches: options.patches ?? null, blocking: options.blocking ?? false };
-  if (result >= 0 || options.allow?.includes(result)) return result;
-  throw yield* classify(fd, result, ctx, options);
+  if (result >= 0 || (result > -OPEN_FAILED_BASE && options.allow?.includes(result))) return result;
+  throw yield* ioctlFailure(fd, result, ctx, options);
 }
 
 /**
@@ -359,8 +359,15 @@ export function* ioctlAt(path: string, flags: number, request: number, arg: Ioct
   throw yield* ioctlFailure(path, result, ctx, options);
 }
 
-/** The error for a failed ioctl or ioctlAt step (`target` is the fd or the path it was made on). */
+/**
+ * The error for a failed ioctl or ioctlAt step (`target` is the fd or the path it was made on): the
+ * open of a descriptor patch's file, the open of the path, or the ioctl.
+ */
 export function* ioctlFailure(target: number | string, result: number, ctx: StepContext, options: IoctlOptions): Op<Error> {
+  if (result <= -FILE_OPEN_FAILED_BASE) {
+    const file = options.patches?.find((patch): patch is FilePatch => typeof patch === 'object' && 'path' in patch);
+    return sysError(result + FILE_OPEN_FAILED_BASE, 'open', { ...ctx, path: file?.path, fd: undefined }, 'OPEN_FAILED');
+  }
   if (typeof target === 'string' && result <= -OPEN_FAILED_BASE) {
     return sysError(result + OPEN_FAILED_BASE, 'open', { ...ctx, path: target, fd: undefined }, 'OPEN_FAILED');
   }

@@ -4,10 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsc, ftruncateSync, openSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setLegacyIoctls } from '../../src/features';
 import * as btrfs from '../../src/index';
+import { LOOP_CTL_REMOVE } from '../../src/kernel/loop';
+import { native } from '../../src/native';
 import { loopsBelow, mountsBelow, needsRoot, openFds, type ScratchImages, scratchImages } from '../helpers/scratch';
 
 /** `losetup --list --json` rows for devices backed by files below `dir`. */
@@ -122,6 +124,48 @@ describe('loop devices (kernel)', { skip: needsRoot }, () => {
       setLegacyIoctls(false);
     }
     assert.deepEqual(loopsBelow(s.dir), []);
+  });
+
+  it('the device detached last is tried first; taken meanwhile, or gone, another free one is used', async () => {
+    const fds = openFds();
+    const [image, other] = [s.images[0]!, `${s.dir}/other.img`];
+    const fd = openSync(other, 'w');
+    ftruncateSync(fd, 1 << 20);
+    closeSync(fd);
+    const first = btrfs.attachLoopDeviceSync(image);
+    first.detachSync();
+    // Free again: the next attach (Sync or Promise) binds the same device, as GET_FREE would.
+    const again = await btrfs.attachLoopDevice(image);
+    assert.equal(again.path, first.path);
+    await again.detach();
+    // Another process binds it before our next attach: that attach must leave it alone.
+    const taken = execFileSync('losetup', ['--show', first.path, other], { encoding: 'utf8' }).trim();
+    assert.equal(taken, first.path);
+    try {
+      const elsewhere = btrfs.attachLoopDeviceSync(image);
+      try {
+        assert.notEqual(elsewhere.path, first.path);
+        assert.equal(readFileSync(`/sys/block/loop${first.number}/loop/backing_file`, 'utf8').trim(), other, 'the taken device is untouched');
+        assert.equal(btrfs.loopDevicesSync().find((l) => l.path === elsewhere.path)?.backingFile, image);
+      } finally {
+        elsewhere.detachSync();
+      }
+    } finally {
+      execFileSync('losetup', ['-d', first.path]);
+    }
+    // A missing image after a detach: OPEN_FAILED on the image, and the guessed device stays free.
+    const last = btrfs.attachLoopDeviceSync(image);
+    await last.detach();
+    await assert.rejects(btrfs.attachLoopDevice(`${s.dir}/missing.img`), { name: 'BtrfsError', code: 'ENOENT', kind: 'OPEN_FAILED', syscall: 'open', path: `${s.dir}/missing.img` });
+    assert.throws(() => readFileSync(`/sys/block/loop${last.number}/loop/backing_file`), { code: 'ENOENT' });
+    // The guessed device removed (LOOP_CTL_REMOVE): the attach asks GET_FREE instead.
+    const removable = btrfs.attachLoopDeviceSync(image);
+    removable.detachSync();
+    assert.ok(native().ioctlAt('/dev/loop-control', fsc.O_RDWR, LOOP_CTL_REMOVE, removable.number) >= 0);
+    const after = await btrfs.attachLoopDevice(image, { autoclear: true });
+    await after.detach();
+    assert.deepEqual(loopsBelow(s.dir), []);
+    assert.deepEqual(openFds(), fds);
   });
 
   it('bad input: errors before anything is attached', async () => {
