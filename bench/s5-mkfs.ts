@@ -1,8 +1,9 @@
 /**
  * Scenario 5: mkfs against mkfs.btrfs on the same input, interleaved: a fresh 1 GiB and a fresh
- * 2 TiB sparse image file, a 1 GiB loop device, and RAID1 on two loop devices (measured for
- * mkfs.btrfs; ours once multi-device mkfs lands, issue 7). mkfs.btrfs runs as a process from Node,
- * as a program without this library would run it.
+ * 2 TiB sparse image file, a 1 GiB loop device, RAID1 on two loop devices, four 1 GiB and four
+ * 1 TiB loop devices, and every profile once (DUP on one device; RAID0, RAID1C3, RAID1C4, RAID10,
+ * RAID5 and RAID6 on four). mkfs.btrfs runs as a process from Node, as a program without this
+ * library would run it.
  *
  * Memory: a fresh Node process makes the filesystem; what mkfs adds to its peak RSS must stay under
  * 32 MiB whatever the size. mkfs.btrfs's own peak RSS is shown for comparison.
@@ -54,6 +55,17 @@ export async function mkfsScenario(ctx: Ctx): Promise<Row[]> {
     { key: 'raid1', label: 'RAID1 on two 1 GiB loop devices', prepare: () => raidDevs, ours: true, oursOptions: { force: true, dataProfile: 'raid1', metadataProfile: 'raid1' }, progsArgs: ['-d', 'raid1', '-m', 'raid1'] },
     { key: 'four1g', label: 'four 1 GiB loop devices', prepare: () => four1g, ours: true, oursOptions: { force: true }, progsArgs: [] },
     { key: 'four1t', label: 'four 1 TiB loop devices (sparse)', prepare: () => four1t, ours: true, oursOptions: { force: true }, progsArgs: [] },
+    // Every profile once (the defaults above are single data with dup or raid1 metadata, and RAID1
+    // has its own row): data and metadata both in the profile.
+    { key: 'dup', label: 'DUP on a 1 GiB loop device', prepare: () => [loopDev], ours: true, oursOptions: { force: true, dataProfile: 'dup', metadataProfile: 'dup' }, progsArgs: ['-d', 'dup', '-m', 'dup'] },
+    ...(['raid0', 'raid1c3', 'raid1c4', 'raid10', 'raid5', 'raid6'] as const).map((profile) => ({
+      key: `four1g.${profile}`,
+      label: `${profile.toUpperCase()} on four 1 GiB loop devices`,
+      prepare: () => four1g,
+      ours: true,
+      oursOptions: { force: true, dataProfile: profile, metadataProfile: profile },
+      progsArgs: ['-d', profile, '-m', profile],
+    })),
   ];
   // Ours on several devices waits for issue 7: find out rather than assume.
   let raidNote: string | undefined;
