@@ -13,6 +13,9 @@ import {
   umount,
   umountSync,
 } from '../src/index';
+import { constants } from 'node:fs';
+import { LOOP_CLR_FD, LOOP_CONFIGURE, LOOP_CTL_GET_FREE, loop_config } from '../src/kernel/loop';
+import { native } from '../src/native';
 import { command, commandMs, limit, pick, Samples, sh, timeMs, timeSyncMs } from './util';
 
 export async function mountScenario(ctx: Ctx): Promise<Row[]> {
@@ -73,6 +76,38 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
     variants.push({ name: `${key} C`, run: async () => s.add(`${key}.c`, (await c.c()).ns / 1e6 / n) });
     variants.push({ name: `${key} cli`, run: async () => { let ms = 0; for (let i = 0; i < CLI_K; i++) ms += await c.cli(); s.add(`${key}.cli`, ms / CLI_K); } });
   }
+  // The floor for the loop rows: the same attach + detach from a bare loop over the addon, with no
+  // library code (one crossing each: LOOP_CONFIGURE with the image as a descriptor patch, then
+  // LOOP_CLR_FD), Sync and async, on a device asked of GET_FREE once per round.
+  const config = Buffer.alloc(loop_config.size);
+  const imagePatch = [loop_config.fields.fd.offset, { path: image, flags: constants.O_RDWR, size: 4 as const }];
+  const bareCycle = async (async: boolean, device: string) => {
+    config.fill(0);
+    const addon = native();
+    const bound = async
+      ? await addon.ioctlAtAsync(device, constants.O_RDWR, LOOP_CONFIGURE, config, imagePatch, false)
+      : addon.ioctlAt(device, constants.O_RDWR, LOOP_CONFIGURE, config, imagePatch);
+    if (bound < 0) throw new Error(`bare LOOP_CONFIGURE ${device}: ${bound}`);
+    const cleared = async
+      ? await addon.ioctlAtAsync(device, constants.O_RDONLY, LOOP_CLR_FD, 0, null, false)
+      : addon.ioctlAt(device, constants.O_RDONLY, LOOP_CLR_FD, 0, null);
+    if (cleared < 0) throw new Error(`bare LOOP_CLR_FD ${device}: ${cleared}`);
+  };
+  const freeDevice = () => `/dev/loop${native().ioctlAt('/dev/loop-control', constants.O_RDWR, LOOP_CTL_GET_FREE, null, null)}`;
+  variants.push({
+    name: 'loop bare sync',
+    run: () => {
+      const device = freeDevice();
+      s.add('loop.bare.sync', timeSyncMs(() => { for (let i = 0; i < LOOP_K; i++) void bareCycle(false, device); }) / LOOP_K);
+    },
+  });
+  variants.push({
+    name: 'loop bare async',
+    run: async () => {
+      const device = freeDevice();
+      s.add('loop.bare.async', (await timeMs(async () => { for (let i = 0; i < LOOP_K; i++) await bareCycle(true, device); })) / LOOP_K);
+    },
+  });
   try {
     await ctx.interleave(runs, variants, s);
   } finally {
@@ -93,6 +128,12 @@ export async function mountScenario(ctx: Ctx): Promise<Row[]> {
     }
     rows.push({ id: `${base}.c`, scenario: 6, metric: c.cText, impl: 'C limit', kind: 'limit', unit: 'ms', better: 'lower', samples: s.get(`${key}.c`) });
     rows.push({ id: `${base}.cli`, scenario: 6, metric: c.cliText, impl: 'util-linux', kind: 'peer', unit: 'ms', better: 'lower', samples: s.get(`${key}.cli`) });
+  }
+  for (const mode of ['sync', 'async'] as const) {
+    rows.push({
+      id: `6.loop.bare.${mode}`, scenario: 6, metric: `breakdown: the same attach + detach from a bare loop over the addon (no library)${mode === 'sync' ? ', Sync' : ''}`,
+      impl: 'addon', kind: 'info', unit: 'ms', better: 'lower', samples: s.get(`loop.bare.${mode}`), limit: '6.loop.c',
+    });
   }
   return rows;
 }
