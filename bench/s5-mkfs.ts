@@ -44,48 +44,33 @@ export async function mkfsScenario(ctx: Ctx): Promise<Row[]> {
     label: string;
     /** Prepares the input (untimed) and returns the device argument(s). */
     prepare: () => string[];
-    ours: boolean;
     oursOptions: Record<string, unknown>;
     progsArgs: string[];
   }
   const inputs: Input[] = [
-    { key: 'file1g', label: '1 GiB image file', prepare: () => (sparse(file, GiB), [file]), ours: true, oursOptions: {}, progsArgs: [] },
-    { key: 'file2t', label: '2 TiB sparse image file', prepare: () => (sparse(file, 2 * TiB), [file]), ours: true, oursOptions: {}, progsArgs: [] },
-    { key: 'loop', label: '1 GiB loop device', prepare: () => [loopDev], ours: true, oursOptions: { force: true }, progsArgs: [] },
-    { key: 'raid1', label: 'RAID1 on two 1 GiB loop devices', prepare: () => raidDevs, ours: true, oursOptions: { force: true, dataProfile: 'raid1', metadataProfile: 'raid1' }, progsArgs: ['-d', 'raid1', '-m', 'raid1'] },
-    { key: 'four1g', label: 'four 1 GiB loop devices', prepare: () => four1g, ours: true, oursOptions: { force: true }, progsArgs: [] },
-    { key: 'four1t', label: 'four 1 TiB loop devices (sparse)', prepare: () => four1t, ours: true, oursOptions: { force: true }, progsArgs: [] },
+    { key: 'file1g', label: '1 GiB image file', prepare: () => (sparse(file, GiB), [file]), oursOptions: {}, progsArgs: [] },
+    { key: 'file2t', label: '2 TiB sparse image file', prepare: () => (sparse(file, 2 * TiB), [file]), oursOptions: {}, progsArgs: [] },
+    { key: 'loop', label: '1 GiB loop device', prepare: () => [loopDev], oursOptions: { force: true }, progsArgs: [] },
+    { key: 'raid1', label: 'RAID1 on two 1 GiB loop devices', prepare: () => raidDevs, oursOptions: { force: true, dataProfile: 'raid1', metadataProfile: 'raid1' }, progsArgs: ['-d', 'raid1', '-m', 'raid1'] },
+    { key: 'four1g', label: 'four 1 GiB loop devices', prepare: () => four1g, oursOptions: { force: true }, progsArgs: [] },
+    { key: 'four1t', label: 'four 1 TiB loop devices (sparse)', prepare: () => four1t, oursOptions: { force: true }, progsArgs: [] },
     // Every profile once (the defaults above are single data with dup or raid1 metadata, and RAID1
     // has its own row): data and metadata both in the profile.
-    { key: 'dup', label: 'DUP on a 1 GiB loop device', prepare: () => [loopDev], ours: true, oursOptions: { force: true, dataProfile: 'dup', metadataProfile: 'dup' }, progsArgs: ['-d', 'dup', '-m', 'dup'] },
+    { key: 'dup', label: 'DUP on a 1 GiB loop device', prepare: () => [loopDev], oursOptions: { force: true, dataProfile: 'dup', metadataProfile: 'dup' }, progsArgs: ['-d', 'dup', '-m', 'dup'] },
     ...(['raid0', 'raid1c3', 'raid1c4', 'raid10', 'raid5', 'raid6'] as const).map((profile) => ({
       key: `four1g.${profile}`,
       label: `${profile.toUpperCase()} on four 1 GiB loop devices`,
       prepare: () => four1g,
-      ours: true,
+     
       oursOptions: { force: true, dataProfile: profile, metadataProfile: profile },
       progsArgs: ['-d', profile, '-m', profile],
     })),
   ];
-  // Ours on several devices waits for issue 7: find out rather than assume.
-  let raidNote: string | undefined;
-  try {
-    mkfsSync(raidDevs, { force: true, dataProfile: 'raid1', metadataProfile: 'raid1' });
-  } catch (error) {
-    // Only the "one device" refusal means "not yet"; anything else is a failure to report.
-    const e = error as Error & { code?: string };
-    if (e.code !== 'ERR_INVALID_ARG_VALUE' || !/devices/.test(e.message)) throw error;
-    raidNote = `not yet: waiting for issue 7 (multi-device mkfs): ${e.message.split('\n')[0]}`;
-    inputs[3]!.ours = false;
-  }
-
   const s = new Samples();
   const variants: Variant[] = [];
   for (const input of inputs) {
-    if (input.ours) {
-      variants.push({ name: `${input.key} sync`, run: () => { const dev = input.prepare(); s.add(`${input.key}.sync`, timeSyncMs(() => mkfsSync(dev.length === 1 ? dev[0]! : dev, input.oursOptions))); } });
-      variants.push({ name: `${input.key} async`, run: async () => { const dev = input.prepare(); s.add(`${input.key}.async`, await timeMs(() => mkfs(dev.length === 1 ? dev[0]! : dev, input.oursOptions))); } });
-    }
+    variants.push({ name: `${input.key} sync`, run: () => { const dev = input.prepare(); s.add(`${input.key}.sync`, timeSyncMs(() => mkfsSync(dev.length === 1 ? dev[0]! : dev, input.oursOptions))); } });
+    variants.push({ name: `${input.key} async`, run: async () => { const dev = input.prepare(); s.add(`${input.key}.async`, await timeMs(() => mkfs(dev.length === 1 ? dev[0]! : dev, input.oursOptions))); } });
     variants.push({ name: `${input.key} mkfs.btrfs`, run: async () => { const dev = input.prepare(); s.add(`${input.key}.progs`, await commandMs('mkfs.btrfs', ['-q', '-f', ...input.progsArgs, ...dev])); } });
   }
   try {
@@ -118,15 +103,11 @@ export async function mkfsScenario(ctx: Ctx): Promise<Row[]> {
   const maxOf = (xs: number[]) => (xs.length ? Math.max(...xs) : undefined);
   for (const input of inputs) {
     const base = `5.${input.key}`;
-    if (input.ours) {
-      for (const mode of ['sync', 'async'] as const) {
-        rows.push({
-          id: `${base}.${mode}`, scenario: 5, metric: `${mode === 'sync' ? 'mkfsSync' : 'mkfs'}: ${input.label}`, impl: 'btrfs', kind: 'ours', unit: 'ms', better: 'lower', samples: s.get(`${input.key}.${mode}`),
-          peers: [`${base}.progs`], targets: [{ type: 'peer', id: `${base}.progs`, max: 1, name: 'mkfs.btrfs' }],
-        });
-      }
-    } else {
-      rows.push({ id: `${base}.sync`, scenario: 5, metric: `mkfsSync: ${input.label}`, impl: 'btrfs', kind: 'ours', unit: 'ms', better: 'lower', samples: [], note: raidNote });
+    for (const mode of ['sync', 'async'] as const) {
+      rows.push({
+        id: `${base}.${mode}`, scenario: 5, metric: `${mode === 'sync' ? 'mkfsSync' : 'mkfs'}: ${input.label}`, impl: 'btrfs', kind: 'ours', unit: 'ms', better: 'lower', samples: s.get(`${input.key}.${mode}`),
+        peers: [`${base}.progs`], targets: [{ type: 'peer', id: `${base}.progs`, max: 1, name: 'mkfs.btrfs' }],
+      });
     }
     rows.push({
       id: `${base}.progs`, scenario: 5, metric: `mkfs.btrfs -f ${input.progsArgs.join(' ')}`.trimEnd(), impl: 'mkfs.btrfs', kind: 'peer', unit: 'ms', better: 'lower', samples: s.get(`${input.key}.progs`),
