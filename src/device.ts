@@ -5,19 +5,18 @@
  * @module
  */
 import * as fs from 'node:fs';
-import { resolve } from 'node:path';
 import type { StepContext } from './errors';
 import { BTRFS_IOC_DEVICES_READY, BTRFS_IOC_FORGET_DEV, BTRFS_IOC_SCAN_DEV } from './kernel/device';
 import { btrfs_ioctl_vol_args } from './kernel/subvol';
 import { close, ioctl, type Op, open, runAsync, runSync } from './op';
 import { argValueError } from './errors';
-import { checkPath, type PathLike } from './validate';
+import { checkAbsolutePath, type PathLike } from './validate';
 
 /** The control device every registration ioctl goes through. */
 export const BTRFS_CONTROL = '/dev/btrfs-control';
 
 function checkDevice(value: unknown, name = 'device'): string {
-  const path = resolve(checkPath(value, name));
+  const path = checkAbsolutePath(value, name);
   if (Buffer.byteLength(path) >= btrfs_ioctl_vol_args.fields.name.size) throw argValueError(name, 'must be shorter than 4088 bytes', value);
   return path;
 }

@@ -5,7 +5,6 @@
  * @module
  */
 import * as fs from 'node:fs';
-import { resolve } from 'node:path';
 import { argTypeError, argValueError, rangeError, type StepContext, sysError } from './errors';
 import { legacyIoctls } from './features';
 import {
@@ -23,8 +22,8 @@ import {
   loop_info64,
 } from './kernel/loop';
 import { FILE_OPEN_FAILED_BASE, OPEN_FAILED_BASE, type Patches } from './native';
-import { argBuffer, close, ioctl, ioctlAt, ioctlFailure, type IoctlOptions, type Op, type ReaddirResult, type ReadFileResult, runAsync, runSync } from './op';
-import { checkBoolean, checkOptions, checkPath, type PathLike } from './validate';
+import { argBuffer, bind, close, ioctl, ioctlAt, ioctlFailure, type IoctlOptions, type Op, type Operation, type ReaddirResult, type ReadFileResult, runAsync, runSync, TargetCall } from './op';
+import { checkAbsolutePath, checkBoolean, checkOptions, checkPath, type PathLike } from './validate';
 
 const { O_RDONLY, O_RDWR } = fs.constants;
 const EBUSY = -16;
@@ -154,7 +153,7 @@ function checkSize(value: unknown, name: string): bigint {
 }
 
 function checkAttach(file: unknown, options: unknown): AttachPlan {
-  const path = resolve(checkPath(file, 'file'));
+  const path = checkAbsolutePath(file, 'file');
   const opts = checkOptions<AttachLoopOptions>(options);
   const autoclear = checkBoolean(opts.autoclear, 'options.autoclear', false);
   const partscan = checkBoolean(opts.partscan, 'options.partscan', false);
@@ -186,20 +185,27 @@ function label(path: string): string {
  */
 let freeHint: number | null = null;
 
-/** Remembers a device this process just detached (see {@link freeHint}). */
+const DEV_LOOP = '/dev/loop';
+
+/** Remembers a device this process just detached (see {@link freeHint}). No regex: it allocates. */
 function noteFree(path: string): void {
-  const match = /^\/dev\/loop(\d+)$/.exec(path);
-  if (match) freeHint = Number(match[1]);
+  if (!path.startsWith(DEV_LOOP) || path.length === DEV_LOOP.length) return;
+  const number = Number(path.slice(DEV_LOOP.length));
+  if (Number.isSafeInteger(number) && number >= 0 && String(number) === path.slice(DEV_LOOP.length)) freeHint = number;
+}
+
+/** Writes the plan into a zeroed LOOP_CONFIGURE argument; `fd` comes from {@link imagePatches}. */
+function writeConfig(config: Buffer, plan: AttachPlan): void {
+  loop_info64.write(config, { lo_offset: plan.offset, lo_sizelimit: plan.sizeLimit, lo_flags: plan.flags, lo_file_name: label(plan.file) }, loop_config.fields.info.offset);
 }
 
 /**
- * The LOOP_CONFIGURE argument, one per attach and reused by every try; `fd` comes from
- * {@link imagePatches}. A loan from the runs' spare buffers (zeroed): a fresh Buffer per attach
- * measured ~8 µs more per async attach here.
+ * The LOOP_CONFIGURE argument, one per attach and reused by every try. A loan from the runs' spare
+ * buffers (zeroed): a fresh Buffer per attach measured ~8 µs more per async attach here.
  */
 function configFor(plan: AttachPlan): Buffer {
   const config = argBuffer(loop_config.size);
-  loop_info64.write(config, { lo_offset: plan.offset, lo_sizelimit: plan.sizeLimit, lo_flags: plan.flags, lo_file_name: label(plan.file) }, loop_config.fields.info.offset);
+  writeConfig(config, plan);
   return config;
 }
 
@@ -211,6 +217,11 @@ function imagePatches(plan: AttachPlan): Patches {
   return [loop_config.fields.fd.offset, { path: plan.file, flags: plan.readOnly ? O_RDONLY : O_RDWR, size: 4 }];
 }
 
+/** How a LOOP_CONFIGURE of `plan` is made, and its failures told. */
+function configureOptions(plan: AttachPlan): IoctlOptions {
+  return { onBtrfs: false, name: 'LOOP_CONFIGURE', patches: imagePatches(plan) };
+}
+
 /** A try's outcome when the kernel has no LOOP_CONFIGURE (before 5.8): attach the older way. */
 const NO_CONFIGURE = -0x7fff_ffff;
 
@@ -220,7 +231,7 @@ const NO_CONFIGURE = -0x7fff_ffff;
  * there: just created and its node not yet made, or a stale guess) or {@link NO_CONFIGURE}.
  */
 function* configureDevice(path: string, config: Buffer, plan: AttachPlan, ctx: StepContext, guessed: boolean): Op<number> {
-  const options: IoctlOptions = { onBtrfs: false, name: 'LOOP_CONFIGURE', patches: imagePatches(plan) };
+  const options = configureOptions(plan);
   if (!plan.autoclear) {
     // No descriptor to keep (the binding holds the image, not ours): one crossing.
     const result: number = yield { op: 'ioctlAt', path, flags: O_RDWR, request: LOOP_CONFIGURE, arg: config, patches: options.patches!, blocking: false };
@@ -256,19 +267,63 @@ function* configureOutcome(path: string, result: number, ctx: StepContext, optio
   throw yield* ioctlFailure(path, result, ctx, options); // the image's open (OPEN_FAILED) or the ioctl
 }
 
-function* attachOp(plan: AttachPlan): Op<LoopDevice> {
-  if (legacyIoctls()) return yield* attachLegacyOp(plan);
+/** A guessed device to configure: see {@link GUESSED_CONFIGURE}. */
+interface GuessedDevice {
+  /** `/dev/loopN`, the target of the call. */
+  path: string;
+  fd?: undefined;
+  number: number;
+  plan: AttachPlan;
+}
+
+/**
+ * The common attach, one call: LOOP_CONFIGURE on the device detached last, the image carried as a
+ * descriptor patch. A device that is taken or gone (or a kernel without LOOP_CONFIGURE) continues
+ * in {@link attachOp} from that outcome, without configuring again.
+ */
+const GUESSED_CONFIGURE = new TargetCall<GuessedDevice, LoopDevice>({
+  request: LOOP_CONFIGURE,
+  openFlags: O_RDWR,
+  blocking: false,
+  size: loop_config.size,
+  fill: (config, device) => writeConfig(config, device.plan),
+  patches: (device) => imagePatches(device.plan),
+  done: (_config, device) => new LoopDevice(device.path, device.number, device.plan.file, null),
+  otherwise: (device, errno) => attachOp(device.plan, device.number, errno),
+});
+
+/**
+ * An attach: the guessed device in one call when there is a guess and nothing to hold (autoclear
+ * keeps the device's descriptor, so it opens the device itself), else the steps of {@link attachOp}.
+ */
+function attachOperation(plan: AttachPlan): Operation<LoopDevice> {
+  if (legacyIoctls()) return attachLegacyOp(plan);
+  const guess = freeHint;
+  freeHint = null; // one attach per guess: concurrent attaches go to GET_FREE
+  if (guess !== null && !plan.autoclear) return bind(GUESSED_CONFIGURE, { path: `/dev/loop${guess}`, number: guess, plan });
+  return attachOp(plan, guess);
+}
+
+/**
+ * Attaches with LOOP_CONFIGURE: on `guess` first when there is one, then on what GET_FREE gives.
+ * `guessResult`: the guess was already tried (by {@link GUESSED_CONFIGURE}), and failed so.
+ */
+function* attachOp(plan: AttachPlan, guess: number | null, guessResult?: number): Op<LoopDevice> {
   const controlCtx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONTROL_FAILED', path: LOOP_CONTROL };
   const config = configFor(plan);
-  let guess = freeHint;
-  freeHint = null; // one attach per guess: concurrent attaches go to GET_FREE
   for (let attempt = 1; ; attempt++) {
     const guessed = guess !== null;
     const number = guess ?? (yield* ioctlAt(LOOP_CONTROL, O_RDWR, LOOP_CTL_GET_FREE, null, controlCtx, GET_FREE));
     guess = null;
     const path = `/dev/loop${number}`;
     const ctx: StepContext = { operation: 'attachLoopDevice', kind: 'LOOP_CONFIGURE_FAILED', path };
-    const result = yield* configureDevice(path, config, plan, ctx, guessed);
+    let result: number;
+    if (guessResult === undefined) {
+      result = yield* configureDevice(path, config, plan, ctx, guessed);
+    } else {
+      result = yield* configureOutcome(path, guessResult, ctx, configureOptions(plan), true);
+      guessResult = undefined;
+    }
     if (result >= 0) return new LoopDevice(path, number, plan.file, plan.autoclear ? result : null);
     if (result === NO_CONFIGURE) return yield* attachLegacyOp(plan);
     // GET_FREE reserves nothing: ask again (a wrong guess costs no attempt).
@@ -375,11 +430,11 @@ function* attachLegacyOp(plan: AttachPlan): Op<LoopDevice> {
  * ```
  */
 export async function attachLoopDevice(file: PathLike, options?: AttachLoopOptions): Promise<LoopDevice> {
-  return runAsync(attachOp(checkAttach(file, options)));
+  return runAsync(attachOperation(checkAttach(file, options)));
 }
 /** Synchronous form of {@link attachLoopDevice}. @example `const loop = attachLoopDeviceSync('/var/tmp/disk.img')` */
 export function attachLoopDeviceSync(file: PathLike, options?: AttachLoopOptions): LoopDevice {
-  return runSync(attachOp(checkAttach(file, options)));
+  return runSync(attachOperation(checkAttach(file, options)));
 }
 
 /** A loop device given as '/dev/loopN', N, or a LoopDevice. */
@@ -400,19 +455,34 @@ function checkLoopRef(device: unknown): string {
 }
 
 const CLR_FD: IoctlOptions = { onBtrfs: false, name: 'LOOP_CLR_FD' };
+const clearContext = (path: string): StepContext => ({ operation: 'detachLoopDevice', kind: 'LOOP_CLEAR_FAILED', path });
+
+/**
+ * The common detach, one call: LOOP_CLR_FD on the device's path. A device still mounted or open
+ * elsewhere becomes autoclear: released when its last user goes.
+ */
+const CLEAR = new TargetCall<{ path: string; fd?: undefined }, void>({
+  request: LOOP_CLR_FD,
+  openFlags: O_RDONLY,
+  blocking: false,
+  size: 0,
+  fill: null,
+  done: (_arg, device) => noteFree(device.path),
+  *otherwise(device, errno) {
+    throw yield* ioctlFailure(device.path, errno, clearContext(device.path), CLR_FD);
+  },
+});
 
 /** LOOP_CLR_FD on `path`, or on `held`, a descriptor of it this call then closes. */
-function* detachOp(path: string, held: number | null = null): Op<void> {
-  const ctx: StepContext = { operation: 'detachLoopDevice', kind: 'LOOP_CLEAR_FAILED', path };
-  // A device still mounted or open elsewhere becomes autoclear: released when its last user goes.
-  if (held === null) {
-    yield* ioctlAt(path, O_RDONLY, LOOP_CLR_FD, 0, ctx, CLR_FD);
-  } else {
-    try {
-      yield* ioctl(held, LOOP_CLR_FD, 0, ctx, CLR_FD);
-    } finally {
-      yield* close(held);
-    }
+function detachOp(path: string, held: number | null = null): Operation<void> {
+  return held === null ? bind(CLEAR, { path }) : detachHeldOp(path, held);
+}
+
+function* detachHeldOp(path: string, held: number): Op<void> {
+  try {
+    yield* ioctl(held, LOOP_CLR_FD, 0, clearContext(path), CLR_FD);
+  } finally {
+    yield* close(held);
   }
   noteFree(path);
 }

@@ -22,6 +22,8 @@ export interface Field<T> {
   write(view: DataView, at: number, value: T): void;
 }
 
+const UTF8 = new TextEncoder();
+
 function bytesOf(view: DataView, at: number, length: number): Uint8Array {
   if (at < 0 || at + length > view.byteLength) throw new RangeError(`struct field [${at}, ${at + length}) is outside the ${view.byteLength}-byte buffer`);
   return new Uint8Array(view.buffer, view.byteOffset + at, length);
@@ -102,11 +104,15 @@ export function cstr(offset: number, size: number): Field<string> {
       return Buffer.from(raw.buffer, raw.byteOffset, end < 0 ? size : end).toString('utf8');
     },
     write(view, at, value) {
-      const encoded = Buffer.from(value, 'utf8');
-      if (encoded.length >= size) throw new RangeError(`a ${encoded.length}-byte string does not fit in a ${size}-byte field`);
+      // Encoded in place, with no Buffer per call. A UTF-16 unit is at most 3 UTF-8 bytes: only a
+      // long value needs counting.
+      if (value.length * 3 >= size) {
+        const length = Buffer.byteLength(value, 'utf8');
+        if (length >= size) throw new RangeError(`a ${length}-byte string does not fit in a ${size}-byte field`);
+      }
       const target = bytesOf(view, at + offset, size);
       target.fill(0);
-      target.set(encoded);
+      UTF8.encodeInto(value, target);
     },
   };
 }

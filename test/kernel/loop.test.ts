@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsc, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setLegacyIoctls } from '../../src/features';
 import * as btrfs from '../../src/index';
@@ -56,7 +57,9 @@ describe('loop devices (kernel)', { skip: needsRoot }, () => {
     }
     assert.deepEqual(loopsBelow(s.dir), []);
     assert.deepEqual(losetup(s.dir), []);
-    await assert.rejects(btrfs.detachLoopDevice(loop.path), { name: 'BtrfsError', code: 'ENXIO', kind: 'LOOP_CLEAR_FAILED' });
+    const notAttached = { name: 'BtrfsError', code: 'ENXIO', kind: 'LOOP_CLEAR_FAILED', syscall: 'ioctl', path: loop.path };
+    await assert.rejects(btrfs.detachLoopDevice(loop.path), notAttached);
+    assert.throws(() => btrfs.detachLoopDeviceSync(loop.number), notAttached);
   });
 
   it('autoclear: the handle holds the device; closing it releases the device', async () => {
@@ -138,26 +141,39 @@ describe('loop devices (kernel)', { skip: needsRoot }, () => {
     const again = await btrfs.attachLoopDevice(image);
     assert.equal(again.path, first.path);
     await again.detach();
-    // Another process binds it before our next attach: that attach must leave it alone.
-    const taken = execFileSync('losetup', ['--show', first.path, other], { encoding: 'utf8' }).trim();
-    assert.equal(taken, first.path);
-    try {
-      const elsewhere = btrfs.attachLoopDeviceSync(image);
+    // Another process binds it before our next attach: that attach must leave it alone (Sync, and
+    // Promise, whose guess is one call of its own).
+    for (const attach of [btrfs.attachLoopDeviceSync, btrfs.attachLoopDevice]) {
+      const guess = await attach(image);
+      guess.detachSync();
+      const taken = execFileSync('losetup', ['--show', guess.path, other], { encoding: 'utf8' }).trim();
+      assert.equal(taken, guess.path);
       try {
-        assert.notEqual(elsewhere.path, first.path);
-        assert.equal(readFileSync(`/sys/block/loop${first.number}/loop/backing_file`, 'utf8').trim(), other, 'the taken device is untouched');
-        assert.equal(btrfs.loopDevicesSync().find((l) => l.path === elsewhere.path)?.backingFile, image);
+        const elsewhere = await attach(image);
+        try {
+          assert.notEqual(elsewhere.path, guess.path);
+          assert.equal(readFileSync(`/sys/block/loop${guess.number}/loop/backing_file`, 'utf8').trim(), other, 'the taken device is untouched');
+          assert.equal(btrfs.loopDevicesSync().find((l) => l.path === elsewhere.path)?.backingFile, image);
+        } finally {
+          elsewhere.detachSync();
+        }
       } finally {
-        elsewhere.detachSync();
+        execFileSync('losetup', ['-d', guess.path]);
       }
-    } finally {
-      execFileSync('losetup', ['-d', first.path]);
     }
     // A missing image after a detach: OPEN_FAILED on the image, and the guessed device stays free.
     const last = btrfs.attachLoopDeviceSync(image);
     await last.detach();
-    await assert.rejects(btrfs.attachLoopDevice(`${s.dir}/missing.img`), { name: 'BtrfsError', code: 'ENOENT', kind: 'OPEN_FAILED', syscall: 'open', path: `${s.dir}/missing.img` });
+    const missing = { name: 'BtrfsError', code: 'ENOENT', kind: 'OPEN_FAILED', syscall: 'open', path: `${s.dir}/missing.img` };
+    await assert.rejects(btrfs.attachLoopDevice(`${s.dir}/missing.img`), missing);
     assert.throws(() => readFileSync(`/sys/block/loop${last.number}/loop/backing_file`), { code: 'ENOENT' });
+    btrfs.attachLoopDeviceSync(image).detachSync();
+    assert.throws(() => btrfs.attachLoopDeviceSync(`${s.dir}/missing.img`), missing);
+    // A relative image path: the device's backing file is the absolute one.
+    const relative = btrfs.attachLoopDeviceSync(path.relative(process.cwd(), image));
+    assert.equal(relative.backingFile, image);
+    assert.equal(readFileSync(`/sys/block/loop${relative.number}/loop/backing_file`, 'utf8').trim(), image);
+    relative.detachSync();
     // The guessed device removed (LOOP_CTL_REMOVE): the attach asks GET_FREE instead.
     const removable = btrfs.attachLoopDeviceSync(image);
     removable.detachSync();

@@ -132,6 +132,14 @@ describe('cstr', () => {
     assert.throws(() => l.encode({ name: 'ééé' }), RangeError); // 3 characters, 6 bytes
     assert.equal(l.decode(l.encode({ name: 'éé' })).name, 'éé');
   });
+
+  it('a refused string leaves the field as it was; a lone surrogate is encoded as Buffer.from does', () => {
+    const buf = Buffer.alloc(8, 0xff);
+    assert.throws(() => l.set(buf, 'name', 'ab€cd'), RangeError); // 5 characters, 7 bytes
+    assert.equal(buf.toString('hex'), 'ff'.repeat(8));
+    l.set(buf, 'name', '\ud800x');
+    assert.equal(buf.subarray(2).toString('hex'), Buffer.from('\ud800x').toString('hex') + '0000');
+  });
 });
 
 describe('layouts', () => {

@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
+  checkAbsolutePath,
   checkBoolean,
   checkId,
   checkNewPath,
@@ -59,6 +61,21 @@ describe('checkPath', () => {
       assert.throws(() => checkPath(bad), fails(TypeError, TYPE, 'path'), String(bad));
     }
     assert.throws(() => checkPath(5, 'source'), fails(TypeError, TYPE, 'source'));
+  });
+});
+
+describe('checkAbsolutePath', () => {
+  it('gives what path.resolve gives, and a path already absolute and normal as it is', () => {
+    const cases = ['/', '/mnt/a.img', '/mnt//a.img', '/mnt/./a.img', '/mnt/x/../a.img', '/mnt/a/', '/mnt/.hidden', '/mnt/a/.', '/mnt/..', '//mnt', 'a.img', './a.img', '../a.img', 'dir/', '.'];
+    for (const path of cases) assert.equal(checkAbsolutePath(path), resolve(path), path);
+    const normal = `/var/tmp/${'img'.repeat(2)}`;
+    assert.equal(checkAbsolutePath(normal), normal);
+    assert.equal(checkAbsolutePath(Buffer.from('/mnt//x')), '/mnt/x');
+  });
+
+  it('checks as checkPath does first', () => {
+    assert.throws(() => checkAbsolutePath(''), fails(TypeError, VALUE, 'path'));
+    assert.throws(() => checkAbsolutePath(7, 'file'), fails(TypeError, TYPE, 'file'));
   });
 });
 
