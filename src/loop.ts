@@ -106,10 +106,10 @@ export class LoopDevice {
    * Detaches the device. A held descriptor (autoclear) carries the LOOP_CLR_FD and is closed after
    * it: closing it first would let the kernel release the device, and the clear fail with ENXIO.
    */
-  async detach(): Promise<void> {
+  detach(): Promise<void> {
     const fd = this.fd;
     this.fd = null;
-    return runAsync(detachOp(this.path, fd));
+    return runAsync(detachOp(this.path, fd)); // never throws: a failure is the rejection
   }
 
   /** Synchronous form of {@link detach}. */
@@ -429,8 +429,14 @@ function* attachLegacyOp(plan: AttachPlan): Op<LoopDevice> {
  * await loop.detach();
  * ```
  */
-export async function attachLoopDevice(file: PathLike, options?: AttachLoopOptions): Promise<LoopDevice> {
-  return runAsync(attachOperation(checkAttach(file, options)));
+export function attachLoopDevice(file: PathLike, options?: AttachLoopOptions): Promise<LoopDevice> {
+  let plan: AttachPlan;
+  try {
+    plan = checkAttach(file, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return runAsync(attachOperation(plan));
 }
 /** Synchronous form of {@link attachLoopDevice}. @example `const loop = attachLoopDeviceSync('/var/tmp/disk.img')` */
 export function attachLoopDeviceSync(file: PathLike, options?: AttachLoopOptions): LoopDevice {
