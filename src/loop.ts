@@ -189,9 +189,10 @@ const DEV_LOOP = '/dev/loop';
 
 /** Remembers a device this process just detached (see {@link freeHint}). No regex: it allocates. */
 function noteFree(path: string): void {
-  if (!path.startsWith(DEV_LOOP) || path.length === DEV_LOOP.length) return;
-  const number = Number(path.slice(DEV_LOOP.length));
-  if (Number.isSafeInteger(number) && number >= 0 && String(number) === path.slice(DEV_LOOP.length)) freeHint = number;
+  if (!path.startsWith(DEV_LOOP)) return;
+  const digits = path.slice(DEV_LOOP.length);
+  const number = Number(digits);
+  if (number >= 0 && String(number) === digits) freeHint = number; // canonical digits only
 }
 
 /** Writes the plan into a zeroed LOOP_CONFIGURE argument; `fd` comes from {@link imagePatches}. */
