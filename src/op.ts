@@ -470,7 +470,9 @@ export interface TargetCallSpec<C extends TargetLike, T> {
  *   ~0.25 µs between two syscalls, several times what it costs in a loop of pure JS, and together
  *   they were the gap between the library and C for a question such as getSubvolumeReadOnly
  *   (bench scenario 1);
- * - the async driver runs {@link callOp}, the same call as a step, with a borrowed buffer.
+ * - the async driver makes the call at once too ({@link runAsync}): the addon's promise, continued
+ *   by one callback, with a spare buffer;
+ * - an operation that makes the call as one of its steps delegates to {@link callOp}.
  *
  * Only the common case is short-cut: a failure goes to `otherwise`, a generator given the call's
  * `-errno`, which classifies it or takes an older road (a legacy ioctl); the call is never made

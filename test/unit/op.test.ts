@@ -4,9 +4,11 @@
  * still run their steps after an error, and the sync driver's reused buffers never alias.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { argBuffer, close, type Op, open, runAsync, runSync } from '../../src/op';
+import { argBuffer, bind, close, type Op, open, runAsync, runSync, TargetCall } from '../../src/op';
 
 describe('op runners', () => {
   it('buffers: distinct within one run, zeroed when reused by the next', async () => {
@@ -84,5 +86,45 @@ describe('op runners', () => {
     // Async does not wait for a background close; it is done soon after.
     for (let i = 0; i < 100 && fds() !== before; i++) await new Promise((done) => setTimeout(done, 10));
     assert.equal(fds(), before, 'async: closed in the background');
+  });
+
+  it('a TargetCall: one call in both drivers, its result from `done`, a failure from `otherwise`', async () => {
+    // FIONREAD on a regular file: the VFS answers bytes left to read (size - position) into an
+    // int, with no privilege and on any filesystem.
+    const FIONREAD = 0x541b;
+    const dir = mkdtempSync(join(tmpdir(), 'btrfs-op-'));
+    try {
+      const file = join(dir, 'f');
+      writeFileSync(file, Buffer.alloc(1234));
+      const failures: number[] = [];
+      const spec = {
+        request: FIONREAD,
+        openFlags: 0,
+        blocking: false,
+        done: (arg: Buffer) => arg.readInt32LE(0),
+        *otherwise(_target: { path?: string; fd?: number }, errno: number): Op<number> {
+          failures.push(errno);
+          return errno;
+        },
+      };
+      const bytesLeft = new TargetCall({ ...spec, size: 4, fill: null });
+      const fds = readdirSync('/proc/self/fd').length;
+      assert.equal(runSync(bind(bytesLeft, { path: file })), 1234);
+      assert.equal(await runAsync(bind(bytesLeft, { path: file })), 1234);
+      assert.deepEqual(await Promise.all([1, 2, 3].map(() => runAsync(bind(bytesLeft, { path: file })))), [1234, 1234, 1234]);
+      // The path's open failing reaches `otherwise` (OPEN_FAILED_BASE + ENOENT), Sync and async alike.
+      assert.equal(runSync(bind(bytesLeft, { path: join(dir, 'missing') })), -(0x10000 + 2));
+      assert.equal(await runAsync(bind(bytesLeft, { path: join(dir, 'missing') })), -(0x10000 + 2));
+      // Size 0: the ioctl gets no argument (0, a NULL pointer here: EFAULT), never a buffer.
+      const noArgument = new TargetCall({ ...spec, size: 0, fill: null });
+      assert.equal(runSync(bind(noArgument, { path: file })), -14);
+      assert.equal(await runAsync(bind(noArgument, { path: file })), -14);
+      assert.deepEqual(failures, [-(0x10000 + 2), -(0x10000 + 2), -14, -14]);
+      assert.equal(readdirSync('/proc/self/fd').length, fds, 'every path the calls opened is closed');
+      assert.throws(() => new TargetCall({ ...spec, size: 0, fill: () => undefined }), RangeError);
+      assert.equal(statSync(file).size, 1234);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });
